@@ -1,0 +1,2 @@
+//! Native backups: one consistent snapshot written as plain SQL, gzip-compressed; restore;
+//! rotation.

@@ -1,0 +1,8 @@
+//! `migrated history`.
+
+use super::Context;
+use crate::error::not_implemented;
+
+pub async fn history(_ctx: &Context, _args: &crate::cli::JsonArgs) -> anyhow::Result<()> {
+    Err(not_implemented("history"))
+}

@@ -1,0 +1,7 @@
+//! The pure core: schema model, diff, ordering, rendering, hazards, migration bookkeeping.
+//!
+//! Nothing here performs I/O or reads the clock or the environment: no tokio, sqlx, notify,
+//! flate2, std::fs, std::env or `now()`. Callers pass data (and `now`) in. A test in the suite
+//! (`tests/core_is_pure.rs`) enforces this.
+
+pub mod migration;

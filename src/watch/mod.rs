@@ -1,0 +1,1 @@
+//! The development daemon: file events -> debounce -> the generate/apply pipeline.
