@@ -144,7 +144,11 @@ pub struct UpArgs {
 #[derive(Debug, Args)]
 pub struct DownArgs {
     /// `-1` (default), `-N` for the last N, a version to go back to, or `base` for all.
-    #[arg(value_name = "TARGET", default_value = "-1", allow_hyphen_values = true)]
+    #[arg(
+        value_name = "TARGET",
+        default_value = "-1",
+        allow_hyphen_values = true
+    )]
     pub target: String,
     /// Print the SQL that would run instead of running it.
     #[arg(long)]
@@ -221,8 +225,10 @@ mod tests {
 
     #[test]
     fn once_takes_trailing_command() {
-        let cli = Cli::try_parse_from(["migrated", "--once", "--", "uvicorn", "app:app", "--port", "8000"])
-            .unwrap();
+        let cli = Cli::try_parse_from([
+            "migrated", "--once", "--", "uvicorn", "app:app", "--port", "8000",
+        ])
+        .unwrap();
         assert!(cli.once);
         assert_eq!(cli.exec, ["uvicorn", "app:app", "--port", "8000"]);
         assert!(cli.command.is_none());
@@ -231,7 +237,9 @@ mod tests {
     #[test]
     fn down_accepts_negative_target() {
         let cli = Cli::try_parse_from(["migrated", "down", "-3"]).unwrap();
-        let Some(Command::Down(args)) = cli.command else { panic!("not down") };
+        let Some(Command::Down(args)) = cli.command else {
+            panic!("not down")
+        };
         assert_eq!(args.target, "-3");
     }
 }

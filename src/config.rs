@@ -53,7 +53,9 @@ pub struct ConfigFile {
 }
 
 /// The sections of the file: an env name `MIGRATED_<SECTION>_<KEY>` maps onto them.
-const SECTIONS: &[&str] = &["paths", "models", "apply", "watch", "backup", "shadow", "once", "log"];
+const SECTIONS: &[&str] = &[
+    "paths", "models", "apply", "watch", "backup", "shadow", "once", "log",
+];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -143,7 +145,11 @@ impl DatabaseUrl {
     pub fn database_name(&self) -> Option<String> {
         let parsed = url::Url::parse(&self.0).ok()?;
         let name = parsed.path().trim_start_matches('/');
-        (!name.is_empty()).then(|| percent_encoding::percent_decode_str(name).decode_utf8_lossy().into_owned())
+        (!name.is_empty()).then(|| {
+            percent_encoding::percent_decode_str(name)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
     }
 
     /// The same server and credentials with another database name.
@@ -152,7 +158,12 @@ impl DatabaseUrl {
             .map_err(|e| UsageError(format!("invalid database url {}: {e}", self.redacted())))?;
         parsed
             .path_segments_mut()
-            .map_err(|()| UsageError(format!("invalid database url {}: it has no path", self.redacted())))?
+            .map_err(|()| {
+                UsageError(format!(
+                    "invalid database url {}: it has no path",
+                    self.redacted()
+                ))
+            })?
             .clear()
             .push(name);
         Ok(Self(parsed.into()))
@@ -251,15 +262,19 @@ impl Config {
         };
         let env_table = env_overrides(sources.env)?;
         merge_tables(&mut table, env_table);
-        let file: ConfigFile = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
-            UsageError(format!("invalid configuration: {}", e.message()))
-        })?;
+        let file: ConfigFile =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    UsageError(format!("invalid configuration: {}", e.message()))
+                })?;
         Ok(Self::from_file(file, sources))
     }
 
     fn from_file(file: ConfigFile, sources: &Sources<'_>) -> Self {
         let cwd = sources.cwd;
-        let path = |p: Option<PathBuf>, default: &str| cwd.join(p.unwrap_or_else(|| default.into()));
+        let path =
+            |p: Option<PathBuf>, default: &str| cwd.join(p.unwrap_or_else(|| default.into()));
         let database_url = sources
             .flags
             .database_url
@@ -278,10 +293,14 @@ impl Config {
             logs_dir: path(file.paths.logs, "logs"),
             models_command: file.models.command,
             models_watch: file.models.watch.unwrap_or_default(),
-            models_command_timeout: Duration::from_secs(file.models.command_timeout_secs.unwrap_or(60)),
+            models_command_timeout: Duration::from_secs(
+                file.models.command_timeout_secs.unwrap_or(60),
+            ),
             lock_timeout: Duration::from_millis(file.apply.lock_timeout_ms.unwrap_or(5_000)),
             lock_retries: file.apply.lock_retries.unwrap_or(3),
-            advisory_lock_timeout: Duration::from_secs(file.apply.advisory_lock_timeout_secs.unwrap_or(300)),
+            advisory_lock_timeout: Duration::from_secs(
+                file.apply.advisory_lock_timeout_secs.unwrap_or(300),
+            ),
             watch: WatchConfig {
                 debounce: Duration::from_millis(file.watch.debounce_ms.unwrap_or(100)),
                 poll: file.watch.poll.unwrap_or(false),
@@ -299,7 +318,11 @@ impl Config {
             },
             shadow_keep: file.shadow.keep.unwrap_or(true),
             wait_timeout: Duration::from_secs(file.once.wait_timeout_secs.unwrap_or(60)),
-            log_format: sources.flags.log_format.or(file.log.format).unwrap_or(LogFormat::Text),
+            log_format: sources
+                .flags
+                .log_format
+                .or(file.log.format)
+                .unwrap_or(LogFormat::Text),
             log_level: file.log.level.unwrap_or_else(|| "info".to_owned()),
         }
     }
@@ -316,7 +339,8 @@ impl Config {
 
     /// `migrations/migrated.sum`.
     pub fn sum_file(&self) -> PathBuf {
-        self.migrations_dir.join(crate::core::migration::SUM_FILE_NAME)
+        self.migrations_dir
+            .join(crate::core::migration::SUM_FILE_NAME)
     }
 }
 
@@ -336,12 +360,14 @@ fn parse_file_table(path: &Path, text: &str) -> Result<toml::Table, UsageError> 
 fn env_overrides(env: &BTreeMap<String, String>) -> Result<toml::Table, UsageError> {
     let mut table = toml::Table::new();
     for (name, raw) in env {
-        let Some(rest) = name.strip_prefix("MIGRATED_") else { continue };
+        let Some(rest) = name.strip_prefix("MIGRATED_") else {
+            continue;
+        };
         let rest = rest.to_ascii_lowercase();
         let value = parse_env_value(raw);
-        let section = SECTIONS
-            .iter()
-            .find(|s| rest.strip_prefix(*s).is_some_and(|k| k.starts_with('_')) && !is_top_level_key(&rest));
+        let section = SECTIONS.iter().find(|s| {
+            rest.strip_prefix(*s).is_some_and(|k| k.starts_with('_')) && !is_top_level_key(&rest)
+        });
         let mut single = toml::Table::new();
         match section {
             Some(section) => {
@@ -354,9 +380,12 @@ fn env_overrides(env: &BTreeMap<String, String>) -> Result<toml::Table, UsageErr
                 single.insert(rest, value);
             }
         }
-        let _: ConfigFile = toml::Value::Table(single.clone()).try_into().map_err(|e: toml::de::Error| {
-            UsageError(format!("environment variable {name}: {}", e.message()))
-        })?;
+        let _: ConfigFile =
+            toml::Value::Table(single.clone())
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    UsageError(format!("environment variable {name}: {}", e.message()))
+                })?;
         merge_tables(&mut table, single);
     }
     Ok(table)
@@ -389,15 +418,27 @@ fn merge_tables(base: &mut toml::Table, over: toml::Table) {
 mod tests {
     use super::*;
 
-    fn resolve(file: Option<&str>, env: &[(&str, &str)], flags: GlobalArgs) -> Result<Config, UsageError> {
-        let env: BTreeMap<String, String> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    fn resolve(
+        file: Option<&str>,
+        env: &[(&str, &str)],
+        flags: &GlobalArgs,
+    ) -> Result<Config, UsageError> {
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let path = Path::new("config/migrated.toml");
-        Config::resolve(&Sources { file: file.map(|t| (path, t)), env: &env, flags: &flags, cwd: Path::new("/p") })
+        Config::resolve(&Sources {
+            file: file.map(|t| (path, t)),
+            env: &env,
+            flags,
+            cwd: Path::new("/p"),
+        })
     }
 
     #[test]
     fn defaults_are_the_project_layout() {
-        let c = resolve(None, &[], GlobalArgs::default()).unwrap();
+        let c = resolve(None, &[], &GlobalArgs::default()).unwrap();
         assert_eq!(c.models_dir, Path::new("/p/models"));
         assert_eq!(c.migrations_dir, Path::new("/p/migrations"));
         assert_eq!(c.backup.keep, 10);
@@ -407,14 +448,27 @@ mod tests {
     #[test]
     fn precedence_is_defaults_file_env_flags() {
         let file = "database_url = \"postgres://file/db\"\n[watch]\ndebounce_ms = 50\nauto_apply = false\n";
-        let c = resolve(Some(file), &[("MIGRATED_WATCH_DEBOUNCE_MS", "75")], GlobalArgs::default()).unwrap();
+        let c = resolve(
+            Some(file),
+            &[("MIGRATED_WATCH_DEBOUNCE_MS", "75")],
+            &GlobalArgs::default(),
+        )
+        .unwrap();
         assert_eq!(c.watch.debounce, Duration::from_millis(75));
         assert!(!c.watch.auto_apply);
         assert_eq!(c.database_url.unwrap().expose(), "postgres://file/db");
-        let c = resolve(Some(file), &[("DATABASE_URL", "postgres://env/db")], GlobalArgs::default()).unwrap();
+        let c = resolve(
+            Some(file),
+            &[("DATABASE_URL", "postgres://env/db")],
+            &GlobalArgs::default(),
+        )
+        .unwrap();
         assert_eq!(c.database_url.unwrap().expose(), "postgres://env/db");
-        let flags = GlobalArgs { database_url: Some("postgres://flag/db".into()), ..GlobalArgs::default() };
-        let c = resolve(Some(file), &[("DATABASE_URL", "postgres://env/db")], flags).unwrap();
+        let flags = GlobalArgs {
+            database_url: Some("postgres://flag/db".into()),
+            ..GlobalArgs::default()
+        };
+        let c = resolve(Some(file), &[("DATABASE_URL", "postgres://env/db")], &flags).unwrap();
         assert_eq!(c.database_url.unwrap().expose(), "postgres://flag/db");
     }
 
@@ -427,34 +481,49 @@ mod tests {
             ("MIGRATED_SHADOW_DATABASE_URL", "postgres://s/shadow"),
             ("MIGRATED_SHADOW_KEEP", "false"),
         ];
-        let c = resolve(None, &env, GlobalArgs::default()).unwrap();
+        let c = resolve(None, &env, &GlobalArgs::default()).unwrap();
         assert!(!c.watch.auto_generate);
         assert!(c.backup.before_apply);
         assert_eq!(c.mode, Some(Mode::Production));
-        assert_eq!(c.shadow_database_url.unwrap().expose(), "postgres://s/shadow");
+        assert_eq!(
+            c.shadow_database_url.unwrap().expose(),
+            "postgres://s/shadow"
+        );
         assert!(!c.shadow_keep);
     }
 
     #[test]
     fn unknown_file_key_is_an_error_naming_it() {
-        let err = resolve(Some("[watch]\ndebounce = 5\n"), &[], GlobalArgs::default()).unwrap_err();
+        let err =
+            resolve(Some("[watch]\ndebounce = 5\n"), &[], &GlobalArgs::default()).unwrap_err();
         assert!(err.0.contains("debounce"), "{err}");
         assert!(err.0.contains("config/migrated.toml"), "{err}");
     }
 
     #[test]
     fn unknown_env_key_is_an_error_naming_it() {
-        let err = resolve(None, &[("MIGRATED_WATCH_DEBOUNCE", "5")], GlobalArgs::default()).unwrap_err();
+        let err = resolve(
+            None,
+            &[("MIGRATED_WATCH_DEBOUNCE", "5")],
+            &GlobalArgs::default(),
+        )
+        .unwrap_err();
         assert!(err.0.contains("MIGRATED_WATCH_DEBOUNCE"), "{err}");
     }
 
     #[test]
     fn password_is_redacted_everywhere() {
-        let url = DatabaseUrl::new("postgres://alice:s3cret@db:5432/app?password=s3cret&sslmode=disable");
+        let url =
+            DatabaseUrl::new("postgres://alice:s3cret@db:5432/app?password=s3cret&sslmode=disable");
         for shown in [url.to_string(), format!("{url:?}"), url.redacted()] {
             assert!(!shown.contains("s3cret"), "{shown}");
         }
-        let c = resolve(None, &[("DATABASE_URL", url.expose())], GlobalArgs::default()).unwrap();
+        let c = resolve(
+            None,
+            &[("DATABASE_URL", url.expose())],
+            &GlobalArgs::default(),
+        )
+        .unwrap();
         assert!(!format!("{c:?}").contains("s3cret"));
     }
 

@@ -16,7 +16,11 @@ pub struct DifferencesFound(pub String);
 
 /// The exit code for an error, by its kind.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    if err.chain().any(|e| e.is::<UsageError>()) { 2 } else { 1 }
+    if err.chain().any(<dyn std::error::Error>::is::<UsageError>) {
+        2
+    } else {
+        1
+    }
 }
 
 /// A usage error for a command that another issue builds.

@@ -24,17 +24,30 @@ pub struct LogTargets<'a> {
 }
 
 /// Installs the global subscriber. Call once.
-pub fn init(targets: &LogTargets<'_>, env_filter: Option<&str>) -> anyhow::Result<Option<WorkerGuard>> {
-    let filter = || EnvFilter::try_new(env_filter.unwrap_or(targets.level)).unwrap_or_else(|_| EnvFilter::new("info"));
+pub fn init(
+    targets: &LogTargets<'_>,
+    env_filter: Option<&str>,
+) -> anyhow::Result<Option<WorkerGuard>> {
+    let filter = || {
+        EnvFilter::try_new(env_filter.unwrap_or(targets.level))
+            .unwrap_or_else(|_| EnvFilter::new("info"))
+    };
     let json = targets.format == LogFormat::Json;
     let stderr = fmt::layer().with_writer(std::io::stderr).with_target(false);
-    let stderr = if json { stderr.json().flatten_event(true).boxed() } else { stderr.boxed() };
+    let stderr = if json {
+        stderr.json().flatten_event(true).boxed()
+    } else {
+        stderr.boxed()
+    };
     let registry = tracing_subscriber::registry().with(stderr.with_filter(filter()));
     let Some(dir) = targets.file_dir else {
-        registry.try_init().context("installing the log subscriber")?;
+        registry
+            .try_init()
+            .context("installing the log subscriber")?;
         return Ok(None);
     };
-    std::fs::create_dir_all(dir).with_context(|| format!("creating log folder {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating log folder {}", dir.display()))?;
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("migrated")
@@ -44,8 +57,18 @@ pub fn init(targets: &LogTargets<'_>, env_filter: Option<&str>) -> anyhow::Resul
         .build(dir)
         .with_context(|| format!("opening the log file in {}", dir.display()))?;
     let (writer, guard) = NonBlockingBuilder::default().lossy(false).finish(appender);
-    let file = fmt::layer().with_writer(writer).with_ansi(false).with_target(false);
-    let file = if json { file.json().flatten_event(true).boxed() } else { file.boxed() };
-    registry.with(file.with_filter(filter())).try_init().context("installing the log subscriber")?;
+    let file = fmt::layer()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_target(false);
+    let file = if json {
+        file.json().flatten_event(true).boxed()
+    } else {
+        file.boxed()
+    };
+    registry
+        .with(file.with_filter(filter()))
+        .try_init()
+        .context("installing the log subscriber")?;
     Ok(Some(guard))
 }

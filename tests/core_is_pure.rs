@@ -3,8 +3,21 @@
 use std::path::Path;
 
 const FORBIDDEN: &[&str] = &[
-    "tokio", "sqlx", "notify", "flate2", "signal_hook", "std::fs", "std::env", "std::process", "std::net",
-    "Utc::now", "Local::now", "SystemTime", "Instant::now", "tracing_appender", "indicatif",
+    "tokio",
+    "sqlx",
+    "notify",
+    "flate2",
+    "signal_hook",
+    "std::fs",
+    "std::env",
+    "std::process",
+    "std::net",
+    "Utc::now",
+    "Local::now",
+    "SystemTime",
+    "Instant::now",
+    "tracing_appender",
+    "indicatif",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -21,7 +34,10 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 #[test]
 fn core_imports_no_io_crate() {
     let mut files = Vec::new();
-    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/core"), &mut files);
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/core"),
+        &mut files,
+    );
     assert!(!files.is_empty());
     let mut offences = Vec::new();
     for file in files {
@@ -35,5 +51,9 @@ fn core_imports_no_io_crate() {
             }
         }
     }
-    assert!(offences.is_empty(), "src/core must be pure:\n{}", offences.join("\n"));
+    assert!(
+        offences.is_empty(),
+        "src/core must be pure:\n{}",
+        offences.join("\n")
+    );
 }

@@ -40,11 +40,15 @@ pub struct Context {
 /// Runs the parsed command line to completion.
 pub fn main(cli: Cli) -> anyhow::Result<()> {
     if cli.once && cli.command.is_some() {
-        return Err(UsageError("--once runs on its own: it takes no command (put the app command after --)".into()).into());
+        return Err(UsageError(
+            "--once runs on its own: it takes no command (put the app command after --)".into(),
+        )
+        .into());
     }
     if !cli.once && !cli.exec.is_empty() {
         return Err(UsageError("a command after -- is only used with --once".into()).into());
     }
+    #[allow(clippy::disallowed_methods)] // the one place the process environment is read
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let config = load_config(&cli.global, &env, &cwd)?;
@@ -55,7 +59,9 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             level: &config.log_level,
             file_dir: is_daemon.then_some(config.logs_dir.as_path()),
         },
-        env.get("MIGRATED_LOG").or_else(|| env.get("RUST_LOG")).map(String::as_str),
+        env.get("MIGRATED_LOG")
+            .or_else(|| env.get("RUST_LOG"))
+            .map(String::as_str),
     )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -69,7 +75,11 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Reads `--config FILE`, or `config/migrated.toml` when it exists, and resolves the settings.
-pub fn load_config(flags: &GlobalArgs, env: &BTreeMap<String, String>, cwd: &Path) -> anyhow::Result<Config> {
+pub fn load_config(
+    flags: &GlobalArgs,
+    env: &BTreeMap<String, String>,
+    cwd: &Path,
+) -> anyhow::Result<Config> {
     let (path, required) = match &flags.config {
         Some(path) => (cwd.join(path), true),
         None => (cwd.join(DEFAULT_CONFIG_PATH), false),
@@ -77,9 +87,16 @@ pub fn load_config(flags: &GlobalArgs, env: &BTreeMap<String, String>, cwd: &Pat
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => None,
-        Err(e) => return Err(UsageError(format!("reading config file {}: {e}", path.display())).into()),
+        Err(e) => {
+            return Err(UsageError(format!("reading config file {}: {e}", path.display())).into());
+        }
     };
-    let sources = Sources { file: text.as_deref().map(|t| (path.as_path(), t)), env, flags, cwd };
+    let sources = Sources {
+        file: text.as_deref().map(|t| (path.as_path(), t)),
+        env,
+        flags,
+        cwd,
+    };
     Ok(Config::resolve(&sources)?)
 }
 

@@ -27,21 +27,38 @@ impl PrivateCluster {
             chown_to_postgres(dir)?;
             run_as_postgres(
                 Command::new(bin.join("initdb"))
-                    .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"])
+                    .args([
+                        "-A",
+                        "trust",
+                        "-U",
+                        "postgres",
+                        "--no-sync",
+                        "-E",
+                        "UTF8",
+                        "--locale=C.UTF-8",
+                    ])
                     .arg("-D")
                     .arg(&data),
             )
             .context("initdb")?;
         }
         let port = free_port()?;
-        let cluster = Self { dir: dir.to_path_buf(), port, bin, leak: false };
+        let cluster = Self {
+            dir: dir.to_path_buf(),
+            port,
+            bin,
+            leak: false,
+        };
         cluster.start_server()?;
         Ok(cluster)
     }
 
     /// The `postgres` database of this cluster over TCP.
     pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable", self.port)
+        format!(
+            "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
+            self.port
+        )
     }
 
     /// Starts the server (again) on the same port.
@@ -100,7 +117,10 @@ pub fn shared(dir: &Path) -> anyhow::Result<String> {
     lock.lock().context("locking the shared cluster folder")?;
     let port_file = dir.join("port");
     if let Ok(port) = std::fs::read_to_string(&port_file) {
-        let url = format!("postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable", port.trim());
+        let url = format!(
+            "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
+            port.trim()
+        );
         if answers(&url) {
             return Ok(url);
         }
@@ -130,27 +150,45 @@ fn answers(url: &str) -> bool {
 /// The folder of the newest installed server binaries.
 pub fn bin_dir() -> anyhow::Result<PathBuf> {
     let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path().join("bin")).collect())
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
         .unwrap_or_default();
     candidates.sort_by_key(|p| {
-        p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok())
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
     });
-    if let Some(dir) = candidates.into_iter().rev().find(|d| d.join("initdb").exists()) {
+    if let Some(dir) = candidates
+        .into_iter()
+        .rev()
+        .find(|d| d.join("initdb").exists())
+    {
         return Ok(dir);
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .find(|d| d.join("initdb").exists() && d.join("pg_ctl").exists())
-        .context("no PostgreSQL server binaries (initdb, pg_ctl) in /usr/lib/postgresql/*/bin or PATH")
+        .context(
+            "no PostgreSQL server binaries (initdb, pg_ctl) in /usr/lib/postgresql/*/bin or PATH",
+        )
 }
 
 fn is_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
 }
 
 fn chown_to_postgres(dir: &Path) -> anyhow::Result<()> {
     if is_root() {
-        let status = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir).status()?;
+        let status = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(dir)
+            .status()?;
         if !status.success() {
             bail!("chown postgres {} failed", dir.display());
         }
@@ -161,7 +199,10 @@ fn chown_to_postgres(dir: &Path) -> anyhow::Result<()> {
 fn run_as_postgres(cmd: &mut Command) -> anyhow::Result<()> {
     let output = if is_root() {
         let mut wrapped = Command::new("runuser");
-        wrapped.args(["-u", "postgres", "--"]).arg(cmd.get_program()).args(cmd.get_args());
+        wrapped
+            .args(["-u", "postgres", "--"])
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
         wrapped.output()
     } else {
         cmd.output()

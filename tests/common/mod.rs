@@ -8,6 +8,8 @@
 //! if none can be had, the test fails and says how to provide one.
 
 #![allow(dead_code, unreachable_pub, unused_imports)]
+// The harness is the test process's I/O edge: it reads TEST_DATABASE_URL and the environment.
+#![allow(clippy::disallowed_methods, clippy::needless_pass_by_value)]
 
 pub mod cluster;
 
@@ -43,7 +45,11 @@ pub fn server_url() -> String {
 /// `url` with its database name replaced.
 pub fn url_with_database(url: &str, db: &str) -> String {
     let mut parsed = url::Url::parse(url).expect("valid TEST_DATABASE_URL");
-    parsed.path_segments_mut().expect("url with a path").clear().push(db);
+    parsed
+        .path_segments_mut()
+        .expect("url with a path")
+        .clear()
+        .push(db);
     parsed.into()
 }
 
@@ -58,24 +64,40 @@ impl TestDb {
     pub async fn new(label: &str) -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let label: String = label.chars().filter(char::is_ascii_alphanumeric).take(24).collect();
-        let name = format!("mt_{}_{}_{n}", label.to_ascii_lowercase(), std::process::id());
+        let label: String = label
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(24)
+            .collect();
+        let name = format!(
+            "mt_{}_{}_{n}",
+            label.to_ascii_lowercase(),
+            std::process::id()
+        );
         let admin = server_url();
-        let mut conn = PgConnection::connect(&admin).await.expect("connect to the test server");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\" TEMPLATE template0")))
-            .execute(&mut conn)
+        let mut conn = PgConnection::connect(&admin)
             .await
-            .expect("create test database");
+            .expect("connect to the test server");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE template0"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
         let url = url_with_database(&admin, &name);
         Self { name, url }
     }
 
     pub async fn pool(&self) -> PgPool {
-        PgPool::connect(&self.url).await.expect("connect to the test database")
+        PgPool::connect(&self.url)
+            .await
+            .expect("connect to the test database")
     }
 
     pub async fn conn(&self) -> PgConnection {
-        PgConnection::connect(&self.url).await.expect("connect to the test database")
+        PgConnection::connect(&self.url)
+            .await
+            .expect("connect to the test database")
     }
 
     /// Runs a script (several statements allowed) on the test database.
@@ -158,25 +180,47 @@ impl Run {
 
     #[track_caller]
     pub fn success(self) -> Self {
-        assert_eq!(self.code, Some(0), "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code,
+            Some(0),
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn code(self, code: i32) -> Self {
-        assert_eq!(self.code, Some(code), "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn stderr_has(self, needle: &str) -> Self {
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn stdout_has(self, needle: &str) -> Self {
-        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 }
@@ -188,7 +232,10 @@ pub fn binary() -> &'static str {
 
 impl Project {
     pub async fn new(label: &str) -> Self {
-        let dir = tempfile::Builder::new().prefix("migrated-test-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("migrated-test-")
+            .tempdir()
+            .expect("temp dir");
         let db = TestDb::new(label).await;
         Self { dir, db }
     }
@@ -213,7 +260,9 @@ impl Project {
     /// no `MIGRATED_*` variables inherited from the caller.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(binary());
-        cmd.args(args).current_dir(self.dir.path()).env("DATABASE_URL", &self.db.url);
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("DATABASE_URL", &self.db.url);
         for (key, _) in std::env::vars() {
             if key.starts_with("MIGRATED_") || key == "RUST_LOG" {
                 cmd.env_remove(key);
@@ -224,7 +273,11 @@ impl Project {
 
     /// Runs the binary to completion.
     pub fn run(&self, args: &[&str]) -> Run {
-        Run::from_output(self.command(args).output().expect("run the migrated binary"))
+        Run::from_output(
+            self.command(args)
+                .output()
+                .expect("run the migrated binary"),
+        )
     }
 
     /// Writes `migrations/<version>_<slug>.up.sql` and its `.down.sql`.
