@@ -209,8 +209,8 @@ fn run_as_postgres(cmd: &mut Command) -> anyhow::Result<()> {
     }?;
     if !output.status.success() {
         bail!(
-            "{:?} failed: {}{}",
-            cmd.get_program(),
+            "{} failed: {}{}",
+            cmd.get_program().display(),
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
