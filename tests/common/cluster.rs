@@ -178,9 +178,7 @@ pub fn bin_dir() -> anyhow::Result<PathBuf> {
 }
 
 fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
+    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
 }
 
 fn chown_to_postgres(dir: &Path) -> anyhow::Result<()> {
