@@ -4,4 +4,6 @@
 //! flate2, std::fs, std::env or `now()`. Callers pass data (and `now`) in. A test in the suite
 //! (`tests/core_is_pure.rs`) enforces this.
 
+pub mod hints;
 pub mod migration;
+pub mod render;
