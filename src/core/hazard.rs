@@ -54,7 +54,11 @@ impl Hazard {
 /// Dropping a table loses its rows.
 pub fn drop_table(object: &str) -> Vec<Hazard> {
     vec![
-        Hazard::new(HazardKind::DataLoss, object, "the table and its rows are dropped"),
+        Hazard::new(
+            HazardKind::DataLoss,
+            object,
+            "the table and its rows are dropped",
+        ),
         Hazard::new(
             HazardKind::AccessExclusiveLock,
             object,
@@ -157,7 +161,11 @@ pub fn index_build(object: &str) -> Vec<Hazard> {
 /// SET LOGGED writes the whole table to the WAL, under an ACCESS EXCLUSIVE lock.
 pub fn set_logged(object: &str) -> Vec<Hazard> {
     vec![
-        Hazard::new(HazardKind::TableRewrite, object, "SET LOGGED/UNLOGGED rewrites the table"),
+        Hazard::new(
+            HazardKind::TableRewrite,
+            object,
+            "SET LOGGED/UNLOGGED rewrites the table",
+        ),
         Hazard::new(
             HazardKind::AccessExclusiveLock,
             object,
@@ -256,7 +264,6 @@ pub fn is_binary_coercible(from: &str, to: &str) -> bool {
     }
     let widening = match (fm.as_slice(), tm.as_slice()) {
         (_, []) => true,
-        ([], _) => false,
         ([f], [t]) => t >= f,
         ([fp, fs], [tp, ts]) => fs == ts && tp >= fp,
         _ => false,
@@ -265,9 +272,8 @@ pub fn is_binary_coercible(from: &str, to: &str) -> bool {
         return widening && !matches!(fb.as_str(), "bit" | "character");
     }
     match (fb.as_str(), tb.as_str()) {
-        ("character varying", "text") => true,
+        ("character varying", "text") | ("cidr", "inet") => true,
         ("text", "character varying") => tm.is_empty(),
-        ("cidr", "inet") => true,
         _ => false,
     }
 }

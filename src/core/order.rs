@@ -16,6 +16,8 @@ pub enum Phase {
     DropTrigger,
     DropPolicy,
     DropView,
+    /// Functions whose bodies read tables (SQL `BEGIN ATOMIC`): dropped before the tables.
+    DropLateFunction,
     DropForeignKey,
     DropConstraint,
     DropIndex,
@@ -33,6 +35,8 @@ pub enum Phase {
     AddConstraint,
     CreateIndex,
     AddForeignKey,
+    /// Functions whose bodies read tables: created once the tables exist.
+    CreateLateFunction,
     CreateView,
     CreateTrigger,
     CreatePolicy,
@@ -106,7 +110,11 @@ fn topological(changes: Vec<Change>) -> Vec<Step> {
         while let Some(i) = ready.pop_first() {
             done[i] = true;
             out_idx.push(i);
-            for &d in dependents.get(changes[i].key.as_str()).into_iter().flatten() {
+            for &d in dependents
+                .get(changes[i].key.as_str())
+                .into_iter()
+                .flatten()
+            {
                 pending[d] = pending[d].saturating_sub(1);
                 if pending[d] == 0 && !done[d] {
                     ready.insert(d);

@@ -269,8 +269,16 @@ mod tests {
     fn render_down_reverses_steps() {
         let plan = Plan {
             steps: vec![
-                Step::new("a", vec!["CREATE TABLE a ()".into()], vec!["DROP TABLE a".into()]),
-                Step::new("b", vec!["CREATE TABLE b ()".into()], vec!["DROP TABLE b".into()]),
+                Step::new(
+                    "a",
+                    vec!["CREATE TABLE a ()".into()],
+                    vec!["DROP TABLE a".into()],
+                ),
+                Step::new(
+                    "b",
+                    vec!["CREATE TABLE b ()".into()],
+                    vec!["DROP TABLE b".into()],
+                ),
             ],
             ..Plan::default()
         };
