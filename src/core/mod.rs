@@ -7,3 +7,4 @@
 pub mod hints;
 pub mod migration;
 pub mod render;
+pub mod schema;
