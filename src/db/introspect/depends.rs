@@ -1,6 +1,7 @@
 //! Dependencies between modelled objects, from `pg_depend` normal dependencies, rolled up to
 //! the owning object: a column default, a constraint or a view's rewrite rule counts as its
 //! table or view, a table row type as its table, an array type as its element type.
+//! Only CHECK constraints count: keys and foreign keys are created after all tables.
 
 use std::collections::BTreeSet;
 
@@ -31,6 +32,7 @@ pub(super) async fn load_depends(conn: &mut PgConnection, b: &mut Builder) -> an
         LEFT JOIN pg_type rt ON d.refclassid = 'pg_type'::regclass AND rt.oid = d.refobjid
         LEFT JOIN pg_type et ON et.oid = rt.typelem AND rt.typcategory = 'A'
         WHERE d.deptype = 'n' AND d.objid >= 16384 AND d.refobjid >= 16384
+          AND (con.oid IS NULL OR con.contype = 'c')
           AND d.classid IN ('pg_class'::regclass, 'pg_attrdef'::regclass, 'pg_constraint'::regclass,
                             'pg_rewrite'::regclass, 'pg_proc'::regclass, 'pg_type'::regclass)
           AND d.refclassid IN ('pg_class'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass)"
