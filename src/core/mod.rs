@@ -6,4 +6,5 @@
 
 pub mod hints;
 pub mod migration;
+pub mod models;
 pub mod render;
