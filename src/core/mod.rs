@@ -8,3 +8,4 @@ pub mod hints;
 pub mod migration;
 pub mod models;
 pub mod render;
+pub mod schema;
