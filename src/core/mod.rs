@@ -6,5 +6,6 @@
 
 pub mod hints;
 pub mod migration;
+pub mod models;
 pub mod render;
 pub mod schema;
