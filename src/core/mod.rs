@@ -8,6 +8,7 @@ pub mod diff;
 pub mod hazard;
 pub mod hints;
 pub mod migration;
+pub mod models;
 pub mod order;
 pub mod render;
 pub mod schema;
