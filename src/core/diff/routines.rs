@@ -53,7 +53,7 @@ pub(crate) fn diff_functions(ctx: &mut Ctx<'_>) {
         match ctx.from.functions.get(key) {
             None => add(ctx, new),
             Some(old) if old.definition != new.definition || old.kind != new.kind => {
-                replace(ctx, old, new)
+                replace(ctx, old, new);
             }
             Some(old) if old.comment != new.comment => {
                 let what = format!("{} {}", kind_word(new), new.key);

@@ -494,7 +494,7 @@ fn composite_statements(from: &CompositeType, to: &CompositeType) -> Vec<String>
                     "ALTER TYPE {name} ALTER ATTRIBUTE {} TYPE {}{collate}",
                     quote_ident(&b.name),
                     b.data_type
-                ))
+                ));
             }
             Some(a) if a.comment != b.comment => out.push(sql::comment(
                 &format!("COLUMN {name}.{}", quote_ident(&b.name)),
