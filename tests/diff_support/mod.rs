@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use migrated::core::diff::Plan;
+use migrated::core::diff::{Plan, canonical_expression};
 use migrated::core::schema::Schema;
 use sqlx::PgConnection;
 
@@ -128,13 +128,22 @@ fn value_difference<V: std::fmt::Debug>(got: &V, want: &V) -> String {
     format!("got ...{} want ...{}", piece(&g), piece(&w))
 }
 
-/// The schema with each table's columns in name order. PostgreSQL cannot move a column
-/// without rebuilding its table: like every migration tool, a plan appends new columns (and
-/// a down script re-adds a dropped one at the end), so position is not compared.
-pub fn without_column_order(schema: &Schema) -> Schema {
+/// The schema as compared: each table's columns in name order, expression texts in their
+/// fixpoint form. PostgreSQL cannot move a column without rebuilding its table: like every
+/// migration tool, a plan appends new columns (and a down script re-adds a dropped one at
+/// the end), so position is not compared. Some server renderings change once executed again
+/// (`core::diff::canonical_expression`): both sides are compared in the re-executed form.
+pub fn comparable(schema: &Schema) -> Schema {
     let mut schema = schema.clone();
     for table in schema.tables.values_mut() {
         table.columns.sort_by(|a, b| a.name.cmp(&b.name));
+        for c in table.constraints.values_mut() {
+            c.definition = canonical_expression(&c.definition);
+        }
+        for i in table.indexes.values_mut() {
+            i.definition = canonical_expression(&i.definition);
+            i.predicate = i.predicate.as_deref().map(canonical_expression);
+        }
     }
     schema
 }
@@ -145,8 +154,8 @@ pub fn compare(got: &Schema, want: &Schema) -> Option<String> {
     if got == want {
         return None;
     }
-    let got = &without_column_order(got);
-    let want = &without_column_order(want);
+    let got = &comparable(got);
+    let want = &comparable(want);
     if got == want {
         return None;
     }
