@@ -5,8 +5,11 @@
 //! (`tests/core_is_pure.rs`) enforces this.
 
 pub mod ddl;
+pub mod diff;
+pub mod hazard;
 pub mod hints;
 pub mod migration;
 pub mod models;
+pub mod order;
 pub mod render;
 pub mod schema;

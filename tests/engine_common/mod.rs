@@ -1,7 +1,7 @@
 //! Helpers shared by the engine's integration tests: introspect a test database, load a
 //! dump into another, and explain where two schemas differ.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::many_single_char_names)]
 
 use migrated::core::ddl::dump_ddl;
 use migrated::core::schema::Schema;
