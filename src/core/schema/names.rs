@@ -3,12 +3,12 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::core::render::{qualified, quote_ident};
 
 /// `schema.name` of a schema-level object. Ordered by schema, then name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct QualifiedName {
     pub schema: String,
     pub name: String,
@@ -32,7 +32,7 @@ impl fmt::Display for QualifiedName {
 
 /// A function or procedure: overloads share a name and differ by identity arguments
 /// (`pg_get_function_identity_arguments`, e.g. `a integer, b text`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FunctionKey {
     pub schema: String,
     pub name: String,
@@ -61,7 +61,7 @@ impl fmt::Display for FunctionKey {
 }
 
 /// A trigger: its name is unique per table.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TriggerKey {
     pub table: QualifiedName,
     pub name: String,
@@ -90,6 +90,19 @@ pub enum ObjectRef {
     Function(FunctionKey),
 }
 
+/// Names serialize as their SQL spelling (`public."Order Items"`), so maps keyed by them
+/// serialize to JSON objects.
+macro_rules! serialize_as_display {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+    )*};
+}
+serialize_as_display!(QualifiedName, FunctionKey, TriggerKey);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +128,11 @@ mod tests {
             name: "audit".to_owned(),
         };
         assert_eq!(key.to_string(), "audit ON public.\"user\"");
+    }
+
+    #[test]
+    fn names_serialize_as_sql_strings() {
+        let name = QualifiedName::new("app", "Users");
+        assert_eq!(serde_json::to_string(&name).unwrap(), r#""app.\"Users\"""#);
     }
 }
