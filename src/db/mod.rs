@@ -5,6 +5,7 @@ pub mod apply;
 pub mod connect;
 pub mod events;
 pub mod history;
+pub mod introspect;
 pub mod lock;
 
 pub use connect::{connect, connect_with_retry};
