@@ -13,5 +13,6 @@ pub mod error;
 pub mod logging;
 pub mod models;
 pub mod once;
+pub mod pipeline;
 pub mod shadow;
 pub mod watch;
