@@ -1,2 +1,4 @@
 //! Everything that talks to PostgreSQL: connecting (with retry), the state and audit tables,
 //! the advisory lock, applying migrations, and introspection.
+
+pub mod nodelay;
