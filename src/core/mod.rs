@@ -4,6 +4,12 @@
 //! flate2, std::fs, std::env or `now()`. Callers pass data (and `now`) in. A test in the suite
 //! (`tests/core_is_pure.rs`) enforces this.
 
+pub mod ddl;
+pub mod diff;
+pub mod hazard;
 pub mod hints;
 pub mod migration;
+pub mod models;
+pub mod order;
 pub mod render;
+pub mod schema;

@@ -2,6 +2,8 @@
 //! name that reaches SQL text goes through `quote_ident` / `qualified`, every literal through
 //! `quote_literal`.
 
+use crate::core::diff::{Plan, Step};
+
 /// Words that must be quoted as identifiers even when lowercase (PostgreSQL's reserved
 /// keywords plus the type/column-name keywords that cannot stand as a bare column name).
 const RESERVED: &[&str] = &[
@@ -203,6 +205,34 @@ pub fn quote_literal(value: &str) -> String {
     }
 }
 
+/// The up script of a plan: every statement of every step, in order, each ending `;`.
+/// A step that must run outside a transaction puts `-- no-transaction` on the first line
+/// (the runner's directive), so callers that need one file per such step can split on it.
+pub fn render_up(plan: &Plan) -> String {
+    script(plan.steps.iter().map(|s| (s, &s.up)))
+}
+
+/// The down script: the `down` statements of every step, steps in reverse order.
+pub fn render_down(plan: &Plan) -> String {
+    script(plan.steps.iter().rev().map(|s| (s, &s.down)))
+}
+
+fn script<'a>(steps: impl Iterator<Item = (&'a Step, &'a Vec<String>)>) -> String {
+    let mut out = String::new();
+    let mut no_transaction = false;
+    for (step, statements) in steps {
+        no_transaction |= step.no_transaction && !statements.is_empty();
+        for statement in statements {
+            out.push_str(statement.trim_end().trim_end_matches(';'));
+            out.push_str(";\n");
+        }
+    }
+    if no_transaction {
+        out.insert_str(0, "-- no-transaction\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +263,26 @@ mod tests {
     #[test]
     fn qualified_quotes_each_part() {
         assert_eq!(qualified("public", "Order Items"), "public.\"Order Items\"");
+    }
+
+    #[test]
+    fn render_down_reverses_steps() {
+        let plan = Plan {
+            steps: vec![
+                Step::new(
+                    "a",
+                    vec!["CREATE TABLE a ()".into()],
+                    vec!["DROP TABLE a".into()],
+                ),
+                Step::new(
+                    "b",
+                    vec!["CREATE TABLE b ()".into()],
+                    vec!["DROP TABLE b".into()],
+                ),
+            ],
+            ..Plan::default()
+        };
+        assert_eq!(render_up(&plan), "CREATE TABLE a ();\nCREATE TABLE b ();\n");
+        assert_eq!(render_down(&plan), "DROP TABLE b;\nDROP TABLE a;\n");
     }
 }

@@ -1,0 +1,233 @@
+//! Splitting one source into statements with pg_query, and placing a syntax error at its
+//! `line:column`. pg_query's safe API does not expose the parser's cursor position, so the
+//! error token is found the way the parser finds it: the shortest token prefix of the failing
+//! statement that is no longer a valid beginning of a statement.
+
+use pg_query::NodeEnum;
+use pg_query::protobuf::ScanToken;
+use sha2::{Digest as _, Sha256};
+
+use super::objects;
+use super::{ModelError, Source, Statement};
+
+/// A statement with its parse tree, before ordering.
+#[derive(Debug, Clone)]
+pub(super) struct Parsed {
+    pub statement: Statement,
+    pub node: NodeEnum,
+    /// Byte offset of the statement in its source (for hints).
+    pub offset: usize,
+    /// The parser version, needed to deparse a rewritten tree.
+    pub version: i32,
+}
+
+/// Byte offset -> 1-based line and column (in characters).
+pub(super) struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub(super) fn new(text: &'a str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self { text, starts }
+    }
+
+    pub(super) fn position(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line - 1];
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(1, |s| s.chars().count() + 1);
+        (line, column)
+    }
+}
+
+/// Splits a source into parsed statements, or the first syntax error.
+pub(super) fn split(source: &Source) -> Result<Vec<Parsed>, ModelError> {
+    let text = source.text.as_str();
+    let index = LineIndex::new(text);
+    let result = match pg_query::parse(text, pg_query::ParserOptions::DEFAULT) {
+        Ok(result) => result,
+        Err(err) => {
+            let message = message_of(&err);
+            let offset = locate_error(text, &message);
+            let (line, column) = index.position(offset);
+            return Err(ModelError::Syntax {
+                file: source.name.clone(),
+                line,
+                column,
+                message,
+            });
+        }
+    };
+    let version = result.protobuf.version;
+    let mut out = Vec::new();
+    for raw in result.protobuf.stmts {
+        let Some(node) = raw.stmt.and_then(|n| n.node) else {
+            continue;
+        };
+        let offset = usize::try_from(raw.stmt_location).unwrap_or(0);
+        let end = match usize::try_from(raw.stmt_len) {
+            Ok(0) | Err(_) => text.len(),
+            Ok(len) => offset + len,
+        };
+        let sql = text.get(offset..end).unwrap_or_default().trim_end();
+        let sql = sql.strip_suffix(';').unwrap_or(sql).trim_end();
+        let (line, column) = index.position(offset);
+        out.push(parsed(source, sql, node, (offset, line, column), version));
+    }
+    Ok(out)
+}
+
+fn parsed(
+    source: &Source,
+    sql: &str,
+    node: NodeEnum,
+    (offset, line, column): (usize, usize, usize),
+    version: i32,
+) -> Parsed {
+    let analysis = objects::analyze(&node);
+    Parsed {
+        statement: Statement {
+            file: source.name.clone(),
+            line,
+            column,
+            sql: sql.to_owned(),
+            fingerprint: fingerprint(&node, version, sql),
+            creates: analysis.creates,
+            alters: analysis.alters,
+            references: analysis.references,
+        },
+        node,
+        offset,
+        version,
+    }
+}
+
+/// SHA-256 of the deparsed statement: insensitive to layout and comments, sensitive to every
+/// name and constant. Falls back to the text when the tree cannot be deparsed.
+pub(super) fn fingerprint(node: &NodeEnum, version: i32, sql: &str) -> String {
+    let canonical = deparse(node, version).unwrap_or_else(|| sql.to_owned());
+    hex::encode(&Sha256::digest(canonical.as_bytes())[..16])
+}
+
+/// One statement's tree back to SQL text.
+pub(super) fn deparse(node: &NodeEnum, version: i32) -> Option<String> {
+    let tree = pg_query::protobuf::ParseResult {
+        version,
+        stmts: vec![pg_query::protobuf::RawStmt {
+            stmt: Some(Box::new(pg_query::protobuf::Node {
+                node: Some(node.clone()),
+            })),
+            stmt_location: 0,
+            stmt_len: 0,
+        }],
+    };
+    pg_query::deparse(&tree, pg_query::DeparseOptions::default()).ok()
+}
+
+fn message_of(err: &pg_query::Error) -> String {
+    match err {
+        pg_query::Error::Parse(m) | pg_query::Error::Split(m) | pg_query::Error::Scan(m) => {
+            m.clone()
+        }
+        pg_query::Error::Conversion(_) => "the file contains a NUL byte".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// The byte offset of the error in `text`: the start of the first token at which the
+/// token prefix stops being a valid beginning of a script (or the end of the last token when
+/// the script merely ends too early).
+fn locate_error(text: &str, message: &str) -> usize {
+    if let Some(nul) = text.find('\0') {
+        return nul;
+    }
+    let Ok(scan) = pg_query::scan(text) else {
+        return near_text(text, message).unwrap_or(0);
+    };
+    let tokens: Vec<&ScanToken> = scan.tokens.iter().collect();
+    let end = |t: &ScanToken| usize::try_from(t.end).unwrap_or(0);
+    let start = |t: &ScanToken| usize::try_from(t.start).unwrap_or(0);
+    let Some(last) = tokens.last() else {
+        return 0;
+    };
+    if viable(&text[..end(last)]) {
+        return end(last);
+    }
+    // The smallest k such that tokens[..k] is not viable: viability is monotone.
+    let (mut lo, mut hi) = (1, tokens.len());
+    while lo < hi {
+        let mid = usize::midpoint(lo, hi);
+        if viable(&text[..end(tokens[mid - 1])]) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    start(tokens[lo - 1])
+}
+
+/// Whether a prefix parses or fails only for want of more input.
+fn viable(prefix: &str) -> bool {
+    match pg_query::parse(prefix, 0) {
+        Ok(_) => true,
+        Err(err) => message_of(&err).contains("at end of input"),
+    }
+}
+
+/// The offset of the `at or near "X"` text of a message.
+fn near_text(text: &str, message: &str) -> Option<usize> {
+    let near = message.split("at or near \"").nth(1)?;
+    let near = near.strip_suffix('"').unwrap_or(near);
+    text.find(near)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_index_counts_characters() {
+        let index = LineIndex::new("ab\nçd\nx");
+        assert_eq!(index.position(0), (1, 1));
+        assert_eq!(index.position(3), (2, 1));
+        assert_eq!(index.position(5), (2, 2));
+        assert_eq!(index.position(7), (3, 1));
+    }
+
+    #[test]
+    fn split_keeps_dollar_bodies_and_positions() {
+        let source = Source {
+            name: "f.sql".into(),
+            text: "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$;\n  CREATE TABLE t (id int);"
+                .into(),
+        };
+        let parsed = split(&source).unwrap();
+        assert_eq!(parsed.len(), 2);
+        assert!(parsed[0].statement.sql.ends_with("$$"));
+        assert_eq!(
+            (parsed[1].statement.line, parsed[1].statement.column),
+            (2, 3)
+        );
+        assert_eq!(parsed[1].statement.sql, "CREATE TABLE t (id int)");
+    }
+
+    #[test]
+    fn split_unterminated_string_points_at_it() {
+        let source = Source {
+            name: "s.sql".into(),
+            text: "CREATE TABLE t (id int);\nCOMMENT ON TABLE t IS 'oops;\n".into(),
+        };
+        let err = split(&source).unwrap_err();
+        let ModelError::Syntax { line, .. } = err else {
+            panic!("{err}")
+        };
+        assert_eq!(line, 2);
+    }
+}

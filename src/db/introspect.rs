@@ -1,0 +1,151 @@
+//! Introspection: reads a live database into the schema model (`core::schema::Schema`) with
+//! about a dozen bulk `pg_catalog` queries, one per object kind for the whole database (never
+//! one per table), using the server's own renderers (`format_type`, `pg_get_expr`,
+//! `pg_get_constraintdef`, `pg_get_indexdef`, `pg_get_viewdef`, `pg_get_functiondef`,
+//! `pg_get_triggerdef`).
+//!
+//! Excluded: system schemas (`pg_catalog`, `information_schema`, `pg_toast*`, `pg_temp*`),
+//! objects that belong to an extension (`pg_depend.deptype = 'e'`), and the tool's own
+//! bookkeeping tables (`public._sqlx_migrations`, `public.migrated_events`, `_migrated_*`).
+//! Child rows (columns, constraints, indexes, ...) are fetched per kind for the whole
+//! database and attached by oid: a row whose relation was excluded is dropped.
+//!
+//! Runs no transaction of its own: a caller that needs a consistent snapshot (backup)
+//! calls it inside its REPEATABLE READ transaction.
+
+mod constraints;
+mod depends;
+mod functions;
+mod indexes;
+mod relations;
+mod sequences;
+mod types;
+mod unsupported;
+
+use std::collections::HashMap;
+
+use anyhow::Context as _;
+use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+
+use crate::core::schema::{FunctionKey, ObjectRef, QualifiedName, Schema};
+
+/// Schemas the server owns, as a condition on `pg_namespace n`.
+const USER_NAMESPACE: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
+
+/// The tool's own tables, as a condition on `pg_namespace n` / `pg_class c`.
+const NOT_TOOL_TABLE: &str = "NOT (n.nspname = 'public' AND c.relname IN ('_sqlx_migrations', 'migrated_events')) \
+     AND c.relname NOT LIKE '\\_migrated\\_%'";
+
+/// A condition excluding objects that are members of an extension.
+fn not_extension_member(catalog: &str, oid: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM pg_depend ext WHERE ext.classid = '{catalog}'::regclass \
+         AND ext.objid = {oid} AND ext.deptype = 'e')"
+    )
+}
+
+/// A condition excluding objects that are members of an extension or internal parts of
+/// another object (a range type's constructor functions and multirange casts).
+fn not_extension_or_internal(catalog: &str, oid: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM pg_depend ext WHERE ext.classid = '{catalog}'::regclass \
+         AND ext.objid = {oid} AND ext.deptype IN ('e', 'i'))"
+    )
+}
+
+/// Reads the whole schema of the database `conn` is connected to.
+pub async fn introspect(conn: &mut PgConnection) -> anyhow::Result<Schema> {
+    let version = server_version(conn).await?;
+    let mut b = Builder::default();
+    types::load_schemas(conn, &mut b).await?;
+    types::load_extensions(conn, &mut b).await?;
+    types::load_types(conn, &mut b).await?;
+    relations::load_relations(conn, &mut b).await?;
+    relations::load_columns(conn, &mut b).await?;
+    sequences::load_sequences(conn, &mut b).await?;
+    constraints::load_constraints(conn, &mut b, version).await?;
+    indexes::load_indexes(conn, &mut b, version).await?;
+    functions::load_functions(conn, &mut b).await?;
+    functions::load_triggers(conn, &mut b).await?;
+    functions::load_policies(conn, &mut b).await?;
+    depends::load_depends(conn, &mut b).await?;
+    unsupported::load_unsupported(conn, &mut b).await?;
+    Ok(b.schema)
+}
+
+/// `server_version_num`, e.g. 150018: some catalog columns only exist on newer servers.
+async fn server_version(conn: &mut PgConnection) -> anyhow::Result<i32> {
+    let text: String = sqlx::query_scalar("SELECT current_setting('server_version_num')")
+        .fetch_one(conn)
+        .await
+        .context("reading the server version")?;
+    text.parse()
+        .with_context(|| format!("server_version_num {text:?} is not a number"))
+}
+
+/// The schema under construction plus oid lookups, so rows of later queries can be
+/// attached to the objects of earlier ones.
+#[derive(Default)]
+struct Builder {
+    schema: Schema,
+    /// pg_class oid of a table.
+    tables: HashMap<i64, QualifiedName>,
+    /// pg_class oid of a view or materialized view.
+    views: HashMap<i64, QualifiedName>,
+    /// pg_class oid (`typrelid`) of a composite type.
+    composite_relations: HashMap<i64, QualifiedName>,
+    /// pg_type oid of an enum, domain or composite type.
+    types: HashMap<i64, QualifiedName>,
+    /// pg_class oid of a free-standing sequence.
+    sequences: HashMap<i64, QualifiedName>,
+    /// pg_proc oid of a function or procedure.
+    functions: HashMap<i64, FunctionKey>,
+    /// pg_extension oid.
+    extensions: HashMap<i64, String>,
+}
+
+impl Builder {
+    /// What a pg_class oid refers to, when it is an object the schema models.
+    fn relation_ref(&self, oid: i64) -> Option<ObjectRef> {
+        if let Some(name) = self.tables.get(&oid) {
+            return Some(ObjectRef::Table(name.clone()));
+        }
+        if let Some(name) = self.views.get(&oid) {
+            return Some(ObjectRef::View(name.clone()));
+        }
+        if let Some(name) = self.composite_relations.get(&oid) {
+            return Some(ObjectRef::Type(name.clone()));
+        }
+        self.sequences
+            .get(&oid)
+            .map(|name| ObjectRef::Sequence(name.clone()))
+    }
+}
+
+/// Runs one catalog query (built from constant fragments, no values) and returns its rows.
+async fn fetch(conn: &mut PgConnection, what: &str, sql: String) -> anyhow::Result<Vec<PgRow>> {
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(conn)
+        .await
+        .with_context(|| format!("reading {what} from pg_catalog"))
+}
+
+/// A column of a catalog row, with the column's name in the error.
+fn get<'r, T>(row: &'r PgRow, column: &str) -> anyhow::Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    use sqlx::Row as _;
+    row.try_get(column)
+        .with_context(|| format!("BUG: decoding catalog column {column}"))
+}
+
+/// A schema-qualified name from two columns.
+fn get_name(row: &PgRow, schema: &str, name: &str) -> anyhow::Result<QualifiedName> {
+    Ok(QualifiedName::new(
+        get::<String>(row, schema)?,
+        get::<String>(row, name)?,
+    ))
+}

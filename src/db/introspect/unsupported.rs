@@ -1,0 +1,133 @@
+//! Objects of kinds the model does not describe, by kind, name and the server's own
+//! rendering where one exists, so that a difference in them is reported, never ignored.
+
+use sqlx::PgConnection;
+
+use super::{Builder, USER_NAMESPACE, fetch, get, not_extension_member, not_extension_or_internal};
+use crate::core::schema::UnsupportedObject;
+
+pub(super) async fn load_unsupported(
+    conn: &mut PgConnection,
+    b: &mut Builder,
+) -> anyhow::Result<()> {
+    let sql = format!(
+        "-- unsupported: rules, aggregates, operators, casts, foreign tables and servers,
+        -- publications, statistics objects, collations, range and base types, text search
+        -- objects, operator classes/families, languages and event triggers made by users
+        SELECT 'rule' AS kind, format('%s ON %s.%s', r.rulename, n.nspname, c.relname) AS name,
+               pg_get_ruledef(r.oid) AS detail
+        FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE r.rulename <> '_RETURN' AND {ns} AND {rule_ext}
+        UNION ALL
+        SELECT 'aggregate', format('%s.%s(%s)', n.nspname, p.proname,
+                                   pg_get_function_identity_arguments(p.oid)),
+               format('sfunc=%s stype=%s finalfunc=%s initcond=%s', a.aggtransfn,
+                      format_type(a.aggtranstype, NULL), a.aggfinalfn, a.agginitval)
+        FROM pg_proc p JOIN pg_aggregate a ON a.aggfnoid = p.oid
+        JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE {ns} AND {proc_ext}
+        UNION ALL
+        SELECT 'operator', format('%s.%s(%s, %s)', n.nspname, o.oprname,
+                                  format_type(o.oprleft, NULL), format_type(o.oprright, NULL)),
+               format('function=%s', o.oprcode)
+        FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+        WHERE {ns} AND {op_ext}
+        UNION ALL
+        SELECT 'cast', format('(%s AS %s)', format_type(k.castsource, NULL),
+                              format_type(k.casttarget, NULL)),
+               format('function=%s context=%s method=%s', k.castfunc::regprocedure,
+                      k.castcontext, k.castmethod)
+        FROM pg_cast k WHERE k.oid >= 16384 AND {cast_ext}
+        UNION ALL
+        SELECT CASE c.relkind WHEN 'f' THEN 'foreign table' ELSE 'typed table' END,
+               format('%s.%s', n.nspname, c.relname),
+               coalesce(array_to_string(ft.ftoptions, ','), format_type(c.reloftype, NULL))
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
+        WHERE (c.relkind = 'f' OR c.reloftype <> 0) AND {ns} AND {class_ext}
+        UNION ALL
+        SELECT 'foreign server', s.srvname::text, coalesce(array_to_string(s.srvoptions, ','), '')
+        FROM pg_foreign_server s WHERE {srv_ext}
+        UNION ALL
+        SELECT 'foreign data wrapper', w.fdwname::text, ''
+        FROM pg_foreign_data_wrapper w WHERE {fdw_ext}
+        UNION ALL
+        SELECT 'publication', p.pubname::text,
+               format('all_tables=%s insert=%s update=%s delete=%s truncate=%s', p.puballtables,
+                      p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate)
+        FROM pg_publication p
+        UNION ALL
+        SELECT 'statistics', format('%s.%s', n.nspname, s.stxname),
+               pg_get_statisticsobjdef(s.oid)
+        FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace
+        WHERE {ns}
+        UNION ALL
+        SELECT 'collation', format('%s.%s', n.nspname, co.collname),
+               format('provider=%s collate=%s ctype=%s deterministic=%s', co.collprovider,
+                      co.collcollate, co.collctype, co.collisdeterministic)
+        FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace
+        WHERE {ns} AND {coll_ext}
+        UNION ALL
+        SELECT CASE t.typtype WHEN 'r' THEN 'range type' WHEN 'p' THEN 'pseudo type'
+                              ELSE 'base type' END,
+               format('%s.%s', n.nspname, t.typname),
+               CASE WHEN t.typtype = 'r' THEN format_type(rg.rngsubtype, NULL)
+                    ELSE format('input=%s output=%s', t.typinput, t.typoutput) END
+        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        LEFT JOIN pg_range rg ON rg.rngtypid = t.oid
+        WHERE t.typtype IN ('r', 'b', 'p') AND t.typcategory <> 'A' AND {ns} AND {type_ext}
+        UNION ALL
+        SELECT 'text search configuration', format('%s.%s', n.nspname, cfg.cfgname),
+               cfg.cfgparser::regproc::text
+        FROM pg_ts_config cfg JOIN pg_namespace n ON n.oid = cfg.cfgnamespace
+        WHERE {ns} AND {cfg_ext}
+        UNION ALL
+        SELECT 'text search dictionary', format('%s.%s', n.nspname, dict.dictname),
+               coalesce(dict.dictinitoption, '')
+        FROM pg_ts_dict dict JOIN pg_namespace n ON n.oid = dict.dictnamespace
+        WHERE {ns} AND {dict_ext}
+        UNION ALL
+        SELECT 'operator class', format('%s.%s', n.nspname, oc.opcname),
+               format('type=%s default=%s', format_type(oc.opcintype, NULL), oc.opcdefault)
+        FROM pg_opclass oc JOIN pg_namespace n ON n.oid = oc.opcnamespace
+        WHERE {ns} AND {opc_ext}
+        UNION ALL
+        SELECT 'operator family', format('%s.%s', n.nspname, f.opfname), ''
+        FROM pg_opfamily f JOIN pg_namespace n ON n.oid = f.opfnamespace
+        WHERE {ns} AND {opf_ext}
+        UNION ALL
+        SELECT 'language', l.lanname::text, format('handler=%s', l.lanplcallfoid::regproc)
+        FROM pg_language l WHERE l.oid >= 16384 AND {lang_ext}
+        UNION ALL
+        SELECT 'event trigger', e.evtname::text,
+               format('%s %s %s', e.evtevent, e.evtfoid::regproc, e.evtenabled)
+        FROM pg_event_trigger e WHERE {evt_ext}
+        ORDER BY 1, 2",
+        ns = USER_NAMESPACE,
+        rule_ext = not_extension_member("pg_rewrite", "r.oid"),
+        proc_ext = not_extension_or_internal("pg_proc", "p.oid"),
+        op_ext = not_extension_member("pg_operator", "o.oid"),
+        cast_ext = not_extension_or_internal("pg_cast", "k.oid"),
+        class_ext = not_extension_member("pg_class", "c.oid"),
+        srv_ext = not_extension_member("pg_foreign_server", "s.oid"),
+        fdw_ext = not_extension_member("pg_foreign_data_wrapper", "w.oid"),
+        coll_ext = not_extension_member("pg_collation", "co.oid"),
+        type_ext = not_extension_member("pg_type", "t.oid"),
+        cfg_ext = not_extension_member("pg_ts_config", "cfg.oid"),
+        dict_ext = not_extension_member("pg_ts_dict", "dict.oid"),
+        opc_ext = not_extension_member("pg_opclass", "oc.oid"),
+        opf_ext = not_extension_member("pg_opfamily", "f.oid"),
+        lang_ext = not_extension_member("pg_language", "l.oid"),
+        evt_ext = not_extension_member("pg_event_trigger", "e.oid"),
+    );
+    for row in fetch(conn, "objects of unsupported kinds", sql).await? {
+        b.schema.unsupported.push(UnsupportedObject {
+            kind: get(&row, "kind")?,
+            name: get(&row, "name")?,
+            detail: get::<Option<String>>(&row, "detail")?.unwrap_or_default(),
+        });
+    }
+    b.schema.unsupported.sort();
+    Ok(())
+}
