@@ -1,2 +1,269 @@
-//! The shadow database: a scratch database the tool owns, for loading models and replaying
-//! migrations. Kept between runs and updated incrementally; never holds user data.
+//! The shadow databases the tool owns: `<db>_shadow` holds the desired state (the models,
+//! loaded incrementally), `<db>_shadow_head` the head state (the migrations, replayed and
+//! cached by what was applied). Under `shadow_database_url` the desired shadow is that
+//! database and the head shadow `<its name>_head`. They never hold user data: they are
+//! dropped and rebuilt whenever their bookkeeping does not match.
+
+pub mod desired;
+pub mod head;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use anyhow::Context as _;
+use sqlx::postgres::PgDatabaseError;
+use sqlx::{Connection as _, PgConnection};
+
+use crate::config::{Config, DatabaseUrl};
+use crate::core::render::quote_ident;
+use crate::error::UsageError;
+
+/// One shadow database and the server connection used to create or drop it.
+#[derive(Debug, Clone)]
+pub struct Shadow {
+    pub name: String,
+    pub url: DatabaseUrl,
+    admin: DatabaseUrl,
+}
+
+/// The two shadows of a project.
+#[derive(Debug, Clone)]
+pub struct Shadows {
+    pub desired: Shadow,
+    pub head: Shadow,
+    /// `shadow_keep`: keep them between runs (the fast path) or drop them after each run.
+    pub keep: bool,
+}
+
+impl Shadows {
+    /// The shadows for the configured database (or `shadow_database_url`).
+    pub fn from_config(config: &Config) -> Result<Self, UsageError> {
+        Self::new(
+            config.database_url.as_ref(),
+            config.shadow_database_url.as_ref(),
+            config.shadow_keep,
+        )
+    }
+
+    /// `<db>_shadow` and `<db>_shadow_head` beside `database`, or `shadow` and
+    /// `<shadow>_head` when a shadow url is given.
+    pub fn new(
+        database: Option<&DatabaseUrl>,
+        shadow: Option<&DatabaseUrl>,
+        keep: bool,
+    ) -> Result<Self, UsageError> {
+        let (desired, desired_name) = match (shadow, database) {
+            (Some(url), _) => {
+                let name = database_name(url)?;
+                (
+                    Shadow::new(url.clone(), &name, url.with_database("postgres")?),
+                    name,
+                )
+            }
+            (None, Some(url)) => {
+                let name = format!("{}_shadow", database_name(url)?);
+                (
+                    Shadow::new(url.with_database(&name)?, &name, url.clone()),
+                    name,
+                )
+            }
+            (None, None) => {
+                return Err(UsageError(
+                    "no database configured for the shadow: set DATABASE_URL (or --database-url), or shadow_database_url"
+                        .to_owned(),
+                ));
+            }
+        };
+        let head_name = format!("{desired_name}_head");
+        let head = Shadow::new(
+            desired.url.with_database(&head_name)?,
+            &head_name,
+            desired.admin.clone(),
+        );
+        Ok(Self {
+            desired,
+            head,
+            keep,
+        })
+    }
+
+    /// Drops both shadows unless they are kept.
+    pub async fn finish(&self) -> anyhow::Result<()> {
+        if !self.keep {
+            self.desired.drop_database().await?;
+            self.head.drop_database().await?;
+        }
+        Ok(())
+    }
+}
+
+fn database_name(url: &DatabaseUrl) -> Result<String, UsageError> {
+    url.database_name()
+        .ok_or_else(|| UsageError(format!("the database url {url} names no database")))
+}
+
+impl Shadow {
+    fn new(url: DatabaseUrl, name: &str, admin: DatabaseUrl) -> Self {
+        Self {
+            name: name.to_owned(),
+            url,
+            admin,
+        }
+    }
+
+    /// A throwaway database beside this one (`<name>_tmp<pid>_<n>`), for one-off loads such
+    /// as `diff --from models/`. The caller drops it.
+    pub fn temporary(&self) -> anyhow::Result<Self> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{}_tmp{}_{n}", self.name, std::process::id());
+        Ok(Self::new(
+            self.url.with_database(&name)?,
+            &name,
+            self.admin.clone(),
+        ))
+    }
+
+    /// Connects, creating the database first when it does not exist.
+    pub async fn connect(&self) -> anyhow::Result<PgConnection> {
+        match PgConnection::connect(self.url.expose()).await {
+            Ok(conn) => Ok(conn),
+            Err(err) if is_missing_database(&err) => {
+                self.create_database().await?;
+                self.connect_existing().await
+            }
+            Err(err) => Err(connect_error(&self.url, &err)),
+        }
+    }
+
+    async fn connect_existing(&self) -> anyhow::Result<PgConnection> {
+        PgConnection::connect(self.url.expose())
+            .await
+            .map_err(|err| connect_error(&self.url, &err))
+    }
+
+    /// Drops and creates the database again, empty, and connects to it.
+    pub async fn recreate(&self) -> anyhow::Result<PgConnection> {
+        self.drop_database().await?;
+        self.create_database().await?;
+        self.connect_existing().await
+    }
+
+    async fn admin(&self) -> anyhow::Result<PgConnection> {
+        PgConnection::connect(self.admin.expose())
+            .await
+            .map_err(|err| connect_error(&self.admin, &err))
+    }
+
+    async fn create_database(&self) -> anyhow::Result<()> {
+        let mut admin = self.admin().await?;
+        let sql = format!(
+            "CREATE DATABASE {} TEMPLATE template0",
+            quote_ident(&self.name)
+        );
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Another process created it meanwhile: fine.
+            Err(err) if sqlstate(&err) == Some("42P04") => Ok(()),
+            Err(err) => Err(anyhow::anyhow!(
+                "creating the shadow database {}: {}",
+                self.name,
+                describe(&err)
+            )),
+        }
+    }
+
+    /// Drops the database if it exists (forcing other sessions off it).
+    pub async fn drop_database(&self) -> anyhow::Result<()> {
+        let mut admin = self.admin().await?;
+        let sql = format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(&self.name)
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await
+            .map(|_| ())
+            .map_err(|err| {
+                anyhow::anyhow!(
+                    "dropping the shadow database {}: {}",
+                    self.name,
+                    describe(&err)
+                )
+            })
+    }
+}
+
+fn is_missing_database(err: &sqlx::Error) -> bool {
+    sqlstate(err) == Some("3D000")
+}
+
+/// The SQLSTATE of a server error.
+pub(crate) fn sqlstate(err: &sqlx::Error) -> Option<&str> {
+    match err {
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<PgDatabaseError>()
+            .map(PgDatabaseError::code),
+        _ => None,
+    }
+}
+
+/// A sqlx error on one line, without the server's C source location.
+pub(crate) fn describe(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Database(db) => match db.try_downcast_ref::<PgDatabaseError>() {
+            Some(pg) => {
+                let detail = pg.detail().map(|d| format!(" ({d})")).unwrap_or_default();
+                let hint = pg
+                    .hint()
+                    .map(|h| format!("; hint: {h}"))
+                    .unwrap_or_default();
+                format!("{}{detail}{hint}", pg.message())
+            }
+            None => db.message().to_owned(),
+        },
+        other => other.to_string(),
+    }
+}
+
+fn connect_error(url: &DatabaseUrl, err: &sqlx::Error) -> anyhow::Error {
+    anyhow::anyhow!("connecting to {url}: {}", describe(err))
+}
+
+/// Runs one script (one or more statements) on a connection.
+pub(crate) async fn execute(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// The line of a server error inside a statement that starts on `first_line`.
+pub(crate) fn error_line(sql: &str, first_line: usize, err: &sqlx::Error) -> usize {
+    let position = match err {
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<PgDatabaseError>()
+            .and_then(PgDatabaseError::position),
+        _ => None,
+    };
+    match position {
+        Some(sqlx::postgres::PgErrorPosition::Original(chars)) => {
+            first_line
+                + sql
+                    .chars()
+                    .take(chars.saturating_sub(1))
+                    .filter(|&c| c == '\n')
+                    .count()
+        }
+        _ => first_line,
+    }
+}
+
+/// Adds "while ..." context without losing the cause.
+pub(crate) fn context<T>(result: Result<T, sqlx::Error>, what: &str) -> anyhow::Result<T> {
+    result
+        .map_err(|err| anyhow::anyhow!(describe(&err)))
+        .with_context(|| what.to_owned())
+}

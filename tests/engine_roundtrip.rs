@@ -8,6 +8,7 @@ use common::TestDb;
 use engine_common::{assert_same_schema, introspect_db, load_dump};
 
 const RICH: &str = include_str!("fixtures/engine/rich.sql");
+const UNSUPPORTED: &str = include_str!("fixtures/engine/unsupported.sql");
 
 #[tokio::test]
 async fn dump_ddl_of_rich_schema_roundtrips_to_equal_schema() {
@@ -20,6 +21,30 @@ async fn dump_ddl_of_rich_schema_roundtrips_to_equal_schema() {
     load_dump(&copy, &schema).await;
     let again = introspect_db(&copy).await;
     assert_same_schema(&schema, &again, "rich.sql round trip");
+}
+
+#[tokio::test]
+async fn dump_ddl_recreates_rules_statistics_and_aggregates() {
+    let original = TestDb::new("engrt_unsup").await;
+    original.exec(RICH).await;
+    original.exec(UNSUPPORTED).await;
+    let schema = introspect_db(&original).await;
+    let copy = TestDb::new("engrt_unsup_copy").await;
+    load_dump(&copy, &schema).await;
+    let again = introspect_db(&copy).await;
+    let recreated: Vec<_> = schema
+        .unsupported
+        .iter()
+        .filter(|u| u.ddl.is_some())
+        .collect();
+    let kinds: Vec<&str> = recreated.iter().map(|u| u.kind.as_str()).collect();
+    assert_eq!(kinds, ["aggregate", "rule", "statistics"]);
+    for object in recreated {
+        assert!(
+            again.unsupported.contains(object),
+            "{object:?} not recreated"
+        );
+    }
 }
 
 #[tokio::test]
@@ -37,7 +62,10 @@ async fn dump_ddl_puts_keys_and_indexes_after_data() {
     assert!(post.contains("CREATE TRIGGER users_touch"));
     assert!(post.contains("CREATE POLICY users_self"));
     // Types before the tables that use them, views after the tables they read.
-    let position = |needle: &str| pre.find(needle).unwrap_or_else(|| panic!("{needle} missing"));
+    let position = |needle: &str| {
+        pre.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing"))
+    };
     assert!(position("CREATE TYPE app.mood") < position("CREATE TABLE app.users"));
     assert!(position("CREATE TABLE app.users") < position("CREATE VIEW app.active_users"));
     assert!(position("CREATE VIEW app.active_users") < position("CREATE VIEW app.active_emails"));

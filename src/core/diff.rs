@@ -4,6 +4,7 @@
 //! diff stays linear in the size of the schemas.
 
 mod columns;
+mod normalize;
 mod objects;
 mod parts;
 mod routines;
@@ -15,6 +16,8 @@ mod views;
 use std::collections::BTreeSet;
 
 use serde::Serialize;
+
+pub use normalize::canonical_expression;
 
 use crate::core::hazard::Hazard;
 use crate::core::hints::RenameHints;

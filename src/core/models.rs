@@ -7,6 +7,7 @@
 //! before anything else happens.
 
 mod hints;
+pub mod incremental;
 mod objects;
 mod order;
 mod split;

@@ -56,7 +56,29 @@ fn not_extension_or_internal(catalog: &str, oid: &str) -> String {
 }
 
 /// Reads the whole schema of the database `conn` is connected to.
+///
+/// Runs with an empty `search_path` (restored afterwards), as pg_dump does, so every name
+/// the server renders in types, defaults and definitions is schema-qualified and the text
+/// means the same in any session.
 pub async fn introspect(conn: &mut PgConnection) -> anyhow::Result<Schema> {
+    let saved: String = sqlx::query_scalar("SELECT current_setting('search_path')")
+        .fetch_one(&mut *conn)
+        .await
+        .context("reading search_path")?;
+    sqlx::query("SELECT set_config('search_path', '', false)")
+        .execute(&mut *conn)
+        .await
+        .context("clearing search_path for introspection")?;
+    let result = introspect_qualified(conn).await;
+    sqlx::query("SELECT set_config('search_path', $1, false)")
+        .bind(&saved)
+        .execute(&mut *conn)
+        .await
+        .context("restoring search_path after introspection")?;
+    result
+}
+
+async fn introspect_qualified(conn: &mut PgConnection) -> anyhow::Result<Schema> {
     let version = server_version(conn).await?;
     let mut b = Builder::default();
     types::load_schemas(conn, &mut b).await?;

@@ -44,7 +44,11 @@ pub fn assert_same_schema(left: &Schema, right: &Schema, what: &str) {
     panic!(
         "{what}: schemas differ in {} places (first 40):\n{}",
         diffs.len(),
-        shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+        shown
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 

@@ -33,8 +33,24 @@ pub fn create_statements(schema: &Schema) -> Vec<String> {
 /// The default comment of the `public` schema in a new database.
 const PUBLIC_COMMENT: &str = "standard public schema";
 
-/// The whole schema in pg_dump's order. Objects of unsupported kinds are not rendered:
-/// callers must check `schema.unsupported` and say so.
+/// Unsupported kinds with a complete `ddl` that views may use: emitted before the first view.
+const PRE_DATA_KINDS: &[&str] = &["aggregate", "operator"];
+/// Unsupported kinds with a complete `ddl` that need tables and views: emitted last.
+const POST_DATA_KINDS: &[&str] = &["rule", "statistics"];
+
+/// The `ddl` of unsupported objects of the given kinds.
+fn unsupported_ddl(schema: &Schema, kinds: &[&str]) -> Vec<String> {
+    schema
+        .unsupported
+        .iter()
+        .filter(|u| kinds.contains(&u.kind.as_str()))
+        .filter_map(|u| u.ddl.clone())
+        .collect()
+}
+
+/// The whole schema in pg_dump's order. Objects of unsupported kinds are rendered only
+/// where the catalog gave a complete statement (`UnsupportedObject::ddl`: rules, statistics,
+/// plain aggregates, operators): callers must check `schema.unsupported` for the rest.
 pub fn dump_ddl(schema: &Schema) -> DumpDdl {
     // As pg_dump does: SQL function bodies may name tables created later.
     let mut pre = vec!["SET check_function_bodies = false".to_owned()];
@@ -45,8 +61,16 @@ pub fn dump_ddl(schema: &Schema) -> DumpDdl {
             pre.extend(create_extension(extension));
         }
     }
+    let mut routines_pending = true;
     for object in creation_order(schema) {
+        if routines_pending && matches!(object, ObjectRef::View(_)) {
+            pre.extend(unsupported_ddl(schema, PRE_DATA_KINDS));
+            routines_pending = false;
+        }
         pre.extend(create_object(schema, &object));
+    }
+    if routines_pending {
+        pre.extend(unsupported_ddl(schema, PRE_DATA_KINDS));
     }
     pre.extend(after_tables(schema));
     DumpDdl {
@@ -278,6 +302,7 @@ fn post_data(schema: &Schema) -> Vec<String> {
             out.extend(create_policy(&t.name, policy));
         }
     }
+    out.extend(unsupported_ddl(schema, POST_DATA_KINDS));
     out.extend(refreshes(schema));
     out
 }

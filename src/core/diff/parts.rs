@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use std::collections::BTreeMap;
 
-use crate::core::diff::sql;
 use crate::core::diff::{Ctx, Step};
+use crate::core::diff::{canonical_expression, sql};
 use crate::core::hazard::{self, Hazard};
 use crate::core::order::{Change, Phase};
 use crate::core::render::quote_ident;
@@ -84,7 +84,10 @@ fn constraint_part(table: &QualifiedName, c: &Constraint) -> Part {
         },
         create: sql::add_constraint(table, c),
         drop: sql::drop_constraint(table, c),
-        fingerprint: format!("{:?}", (c.kind, &c.definition, &c.comment)),
+        fingerprint: format!(
+            "{:?}",
+            (c.kind, canonical_expression(&c.definition), &c.comment)
+        ),
         create_hazards,
         references: c.foreign_key.as_ref().map(|f| f.table.clone()),
         in_place: false,
@@ -94,7 +97,7 @@ fn constraint_part(table: &QualifiedName, c: &Constraint) -> Part {
 fn index_part(table: &QualifiedName, index: &Index) -> Part {
     let object = QualifiedName::new(&table.schema, &index.name).to_string();
     // The definition names the table: compare without it, so a renamed table keeps its index.
-    let definition = index.definition.replace(&table.to_string(), "");
+    let definition = canonical_expression(&index.definition.replace(&table.to_string(), ""));
     Part {
         summary: format!("index {object}"),
         create_phase: Phase::CreateIndex,

@@ -56,6 +56,30 @@ impl ObjectName {
     fn global(kind: ObjectKind, name: &str) -> Self {
         Self::new(kind, "", name)
     }
+
+    /// One line of text (`kind<US>schema<US>name`) for bookkeeping tables.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}\u{1f}{}\u{1f}{}",
+            self.kind.as_str(),
+            self.schema,
+            self.name
+        )
+    }
+
+    /// The inverse of `encode`.
+    pub fn decode(text: &str) -> Option<Self> {
+        let mut parts = text.split('\u{1f}');
+        let kind = match parts.next()? {
+            "schema" => ObjectKind::Schema,
+            "extension" => ObjectKind::Extension,
+            "type" => ObjectKind::Type,
+            "relation" => ObjectKind::Relation,
+            "function" => ObjectKind::Function,
+            _ => return None,
+        };
+        Some(Self::new(kind, parts.next()?, parts.next()?))
+    }
 }
 
 impl fmt::Display for ObjectName {
