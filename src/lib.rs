@@ -11,6 +11,7 @@ pub mod core;
 pub mod db;
 pub mod error;
 pub mod logging;
+pub mod migrations;
 pub mod models;
 pub mod once;
 pub mod shadow;
