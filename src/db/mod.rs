@@ -7,5 +7,6 @@ pub mod events;
 pub mod history;
 pub mod introspect;
 pub mod lock;
+pub mod nodelay;
 
 pub use connect::{connect, connect_with_retry};
