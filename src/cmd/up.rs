@@ -1,8 +1,74 @@
-//! `migrated up`.
+//! `migrated up [head|+N|VERSION] [--sql]`: apply pending migrations, or print their SQL.
 
 use super::Context;
-use crate::error::not_implemented;
+use crate::cli::UpArgs;
+use crate::core::migration::{UpTarget, offline_sql, plan_up};
+use crate::db::apply::{self, ApplyOptions, Report};
+use crate::db::{self, history};
+use crate::error::UsageError;
+use crate::migrations;
 
-pub async fn up(_ctx: &Context, _args: &crate::cli::UpArgs) -> anyhow::Result<()> {
-    Err(not_implemented("up"))
+pub async fn up(ctx: &Context, args: &UpArgs) -> anyhow::Result<()> {
+    let target: UpTarget = args
+        .target
+        .parse()
+        .map_err(|e| UsageError(format!("{e}")))?;
+    let set = migrations::load(&ctx.config.migrations_dir)?;
+    if args.sql {
+        return print_sql(ctx, &set, target).await;
+    }
+    let url = ctx.config.require_database_url()?;
+    let mut conn = db::connect(url).await?;
+    let report = apply::up(
+        &mut conn,
+        &set,
+        target,
+        &ApplyOptions::from_config(&ctx.config),
+    )
+    .await?;
+    print_report(&report, "apply");
+    Ok(())
+}
+
+/// Prints what a run did, then where the database is.
+pub fn print_report(report: &Report, verb: &str) {
+    let done = if verb == "apply" {
+        "applied"
+    } else {
+        "reverted"
+    };
+    for step in &report.steps {
+        println!(
+            "{done} {} {} ({} ms)",
+            step.version,
+            step.description,
+            step.duration.as_millis()
+        );
+    }
+    let at = report
+        .current
+        .map_or_else(|| "base (nothing applied)".to_owned(), |v| v.to_string());
+    if report.steps.is_empty() {
+        println!("nothing to {verb}: the database is at {at}");
+    } else {
+        println!("the database is at {at}");
+    }
+}
+
+/// `--sql`: reads the state (when a database is configured) and prints the plan's SQL.
+async fn print_sql(
+    ctx: &Context,
+    set: &crate::core::migration::MigrationSet,
+    target: UpTarget,
+) -> anyhow::Result<()> {
+    let applied = if let Some(url) = &ctx.config.database_url {
+        let mut conn = db::connect(url).await?;
+        history::read(&mut conn).await?.unwrap_or_default()
+    } else {
+        println!("-- no database configured: assuming nothing is applied");
+        Vec::new()
+    };
+    let plan = plan_up(set, &applied, target)?;
+    print!("{}", offline_sql(set, &plan, history::state_table()));
+    Ok(())
 }

@@ -1,0 +1,122 @@
+//! Connecting: one attempt with a one-line error that names the redacted URL (never the
+//! password), and a bounded retry for callers that wait for a database to come up
+//! (`--once` in a container that starts next to its database).
+
+use std::fmt::Write as _;
+use std::str::FromStr as _;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgDatabaseError};
+use sqlx::{ConnectOptions as _, PgConnection};
+
+use crate::config::DatabaseUrl;
+use crate::error::UsageError;
+
+/// One connection attempt is abandoned after this long (an unroutable host would otherwise
+/// hang for the kernel's TCP timeout).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The application name the tool's sessions show in `pg_stat_activity` unless the URL
+/// sets one.
+pub const APPLICATION_NAME: &str = "migrated";
+
+/// The URL as connect options, with our application name unless the URL sets one.
+pub fn options(url: &DatabaseUrl) -> Result<PgConnectOptions, UsageError> {
+    let options = PgConnectOptions::from_str(url.expose()).map_err(|e| {
+        UsageError(format!(
+            "invalid database url {}: {}",
+            url.redacted(),
+            first_line(&e.to_string())
+        ))
+    })?;
+    let options = if options.get_application_name().is_some() {
+        options
+    } else {
+        options.application_name(APPLICATION_NAME)
+    };
+    Ok(options)
+}
+
+/// Connects once. The error is one line: `cannot connect to <redacted url>: <cause>`.
+pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<PgConnection> {
+    let options = options(url)?;
+    attempt(&options, url, ATTEMPT_TIMEOUT).await
+}
+
+/// Connects, retrying with a bounded backoff (100 ms doubling to 2 s) until `timeout` has
+/// passed; the error after the last attempt says how long it waited and why it failed.
+pub async fn connect_with_retry(
+    url: &DatabaseUrl,
+    timeout: Duration,
+) -> anyhow::Result<PgConnection> {
+    let options = options(url)?;
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let left = timeout.saturating_sub(started.elapsed());
+        match attempt(
+            &options,
+            url,
+            left.clamp(Duration::from_millis(100), ATTEMPT_TIMEOUT),
+        )
+        .await
+        {
+            Ok(conn) => return Ok(conn),
+            Err(e) if started.elapsed() + delay >= timeout => {
+                anyhow::bail!(
+                    "gave up after waiting {:.1}s for the database: {e:#}",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Err(e) => {
+                tracing::info!(url = %url, error = %e, "database not ready, retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+async fn attempt(
+    options: &PgConnectOptions,
+    url: &DatabaseUrl,
+    timeout: Duration,
+) -> anyhow::Result<PgConnection> {
+    match tokio::time::timeout(timeout, options.connect()).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => anyhow::bail!("cannot connect to {url}: {}", describe(&e)),
+        Err(_) => anyhow::bail!(
+            "cannot connect to {url}: no answer within {:.1}s",
+            timeout.as_secs_f64()
+        ),
+    }
+}
+
+/// A sqlx error as one line for users. A server error shows its message and SQLSTATE, never
+/// sqlx's Display, which appends the *server's C source line* (`at line 664`).
+pub fn describe(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Database(db) => match db.try_downcast_ref::<PgDatabaseError>() {
+            Some(pg) => describe_pg(pg),
+            None => first_line(db.message()),
+        },
+        other => first_line(&other.to_string()),
+    }
+}
+
+/// `message (SQLSTATE code)`, plus the detail and hint when the server sent them.
+pub fn describe_pg(pg: &PgDatabaseError) -> String {
+    let mut out = format!("{} (SQLSTATE {})", pg.message(), pg.code());
+    if let Some(detail) = pg.detail() {
+        let _ = write!(out, "; detail: {detail}");
+    }
+    if let Some(hint) = pg.hint() {
+        let _ = write!(out, "; hint: {hint}");
+    }
+    first_line(&out)
+}
+
+/// Text folded onto one line.
+pub fn first_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,378 @@
+//! Introspection of a database holding every object kind the engine models (plus some it
+//! does not): what comes back, field by field where the diff relies on it.
+
+mod common;
+mod engine_common;
+
+use common::TestDb;
+use engine_common::introspect_db;
+use migrated::core::schema::{
+    ConstraintKind, FkAction, FkMatch, FunctionKey, FunctionKind, IdentityGeneration, ObjectRef,
+    PolicyCommand, QualifiedName, Schema, TriggerKey,
+};
+
+const RICH: &str = include_str!("fixtures/engine/rich.sql");
+const UNSUPPORTED: &str = include_str!("fixtures/engine/unsupported.sql");
+
+fn app(name: &str) -> QualifiedName {
+    QualifiedName::new("app", name)
+}
+
+async fn rich_schema() -> (TestDb, Schema) {
+    let db = TestDb::new("engintro").await;
+    db.exec(RICH).await;
+    db.exec(UNSUPPORTED).await;
+    let schema = introspect_db(&db).await;
+    (db, schema)
+}
+
+#[tokio::test]
+async fn introspect_rich_schema_reads_every_kind() {
+    let (_db, s) = rich_schema().await;
+    assert_eq!(
+        s.schemas.keys().collect::<Vec<_>>(),
+        ["Other Schema", "app", "public"]
+    );
+    assert_eq!(
+        s.schemas["app"].comment.as_deref(),
+        Some("application objects")
+    );
+    assert!(s.extensions.contains_key("pg_trgm") && s.extensions.contains_key("btree_gist"));
+    assert_eq!(s.extensions["pg_trgm"].schema, "public");
+    assert_eq!(s.enums[&app("mood")].values, ["sad", "ok", "happy"]);
+    assert_eq!(
+        s.enums[&app("mood")].comment.as_deref(),
+        Some("how it feels")
+    );
+
+    let posint = &s.domains[&app("posint")];
+    assert_eq!(posint.base_type, "integer");
+    assert_eq!(posint.default.as_deref(), Some("1"));
+    assert!(posint.not_null);
+    let checks: Vec<_> = posint
+        .checks
+        .iter()
+        .map(|c| (c.name.as_str(), c.validated))
+        .collect();
+    assert_eq!(checks, [("posint_check", true), ("posint_small", false)]);
+    assert_eq!(
+        s.domains[&app("short_text")].collation,
+        Some(QualifiedName::new("pg_catalog", "C"))
+    );
+
+    let addr = &s.composites[&app("addr")];
+    let attributes: Vec<_> = addr
+        .attributes
+        .iter()
+        .map(|a| (a.name.as_str(), a.data_type.as_str()))
+        .collect();
+    assert_eq!(
+        attributes,
+        [
+            ("street", "text"),
+            ("zip", "character varying(10)"),
+            ("tags", "text[]")
+        ]
+    );
+    assert_eq!(addr.attributes[1].comment.as_deref(), Some("postal code"));
+
+    let counter = &s.sequences[&app("counter")];
+    assert_eq!(
+        (
+            counter.options.data_type.as_str(),
+            counter.options.start,
+            counter.options.increment
+        ),
+        ("integer", 10, 5)
+    );
+    assert!(counter.options.cycle && counter.owned_by.is_none());
+    assert_eq!(
+        s.sequences[&app("orders_id_seq")].owned_by,
+        Some((app("orders"), "id".to_owned()))
+    );
+    assert!(
+        !s.sequences.contains_key(&app("users_id_seq")),
+        "identity sequences live on the column"
+    );
+}
+
+#[tokio::test]
+async fn introspect_rich_schema_reads_columns() {
+    let (_db, s) = rich_schema().await;
+    let users = &s.tables[&app("users")];
+    let id = users.column("id").unwrap();
+    let identity = id.identity.as_ref().unwrap();
+    assert_eq!(identity.generation, IdentityGeneration::Always);
+    assert_eq!(
+        (identity.options.start, identity.options.increment),
+        (100, 2)
+    );
+    assert_eq!(identity.sequence, app("users_id_seq"));
+    assert_eq!(
+        users.column("email").unwrap().data_type,
+        "character varying(255)"
+    );
+    assert_eq!(
+        users.column("email").unwrap().comment.as_deref(),
+        Some("login")
+    );
+    assert_eq!(
+        users.column("name").unwrap().collation,
+        Some(QualifiedName::new("pg_catalog", "C"))
+    );
+    assert_eq!(
+        users.column("mood").unwrap().default.as_deref(),
+        Some("'ok'::app.mood")
+    );
+    assert_eq!(users.column("scores").unwrap().data_type, "integer[]");
+    assert_eq!(
+        users.column("price2").unwrap().generated.as_deref(),
+        Some("(price * (2)::numeric)")
+    );
+    assert_eq!(
+        users.column("created_at").unwrap().data_type,
+        "timestamp(3) with time zone"
+    );
+    assert_eq!(
+        users.column("span").unwrap().data_type,
+        "interval day to second(2)"
+    );
+    assert_eq!(users.comment.as_deref(), Some("people"));
+    assert!(users.rls_enabled && users.rls_forced);
+    for kind in [
+        ObjectRef::Type(app("mood")),
+        ObjectRef::Type(app("posint")),
+        ObjectRef::Type(app("addr")),
+    ] {
+        assert!(
+            users.depends_on.contains(&kind),
+            "users should depend on {kind:?}"
+        );
+    }
+    let mixed = &s.tables[&QualifiedName::new("Other Schema", "Mixed Case")];
+    assert!(mixed.unlogged);
+    assert_eq!(
+        mixed
+            .column("Id")
+            .unwrap()
+            .identity
+            .as_ref()
+            .unwrap()
+            .generation,
+        IdentityGeneration::ByDefault
+    );
+    assert_eq!(s.tables[&app("orders")].options, ["fillfactor=70"]);
+}
+
+#[tokio::test]
+async fn introspect_rich_schema_reads_constraints_and_indexes() {
+    let (_db, s) = rich_schema().await;
+    let users = &s.tables[&app("users")];
+    let email = &users.constraints["users_email_key"];
+    assert_eq!(email.kind, ConstraintKind::Unique);
+    assert!(email.nulls_not_distinct);
+    assert_eq!(email.index.as_deref(), Some("users_email_key"));
+    assert_eq!(email.comment.as_deref(), Some("one account per address"));
+    assert!(users.constraints["users_name_check"].no_inherit);
+    assert_eq!(users.primary_key().unwrap().columns, ["id"]);
+
+    let orders = &s.tables[&app("orders")];
+    let fk = &orders.constraints["orders_user_fk"];
+    let target = fk.foreign_key.as_ref().unwrap();
+    assert_eq!(
+        (target.table.clone(), target.columns.clone()),
+        (app("users"), vec!["id".to_owned()])
+    );
+    assert_eq!(
+        (target.on_delete, target.on_update),
+        (FkAction::Cascade, FkAction::SetNull)
+    );
+    assert!(fk.deferrable && fk.initially_deferred);
+    let self_fk = &orders.constraints["orders_self_fk"];
+    assert!(!self_fk.validated);
+    assert_eq!(
+        self_fk.foreign_key.as_ref().unwrap().match_type,
+        FkMatch::Full
+    );
+    let exclusion = &orders.constraints["orders_no_overlap"];
+    assert_eq!(exclusion.kind, ConstraintKind::Exclusion);
+    assert_eq!(
+        exclusion.definition,
+        "EXCLUDE USING gist (room WITH =, period WITH &&)"
+    );
+
+    let lower = &users.indexes["users_lower_email_idx"];
+    assert_eq!(lower.keys.len(), 1);
+    let key = &lower.keys[0];
+    assert!(!key.is_column && key.descending && !key.nulls_first);
+    assert_eq!(key.expression, "lower(email::text)");
+    assert_eq!(key.opclass.as_deref(), Some("text_pattern_ops"));
+    assert_eq!(lower.include, ["name"]);
+    assert_eq!(lower.predicate.as_deref(), Some("(email IS NOT NULL)"));
+    assert_eq!(users.indexes["users_data_gin"].method, "gin");
+    assert_eq!(
+        users.indexes["users_data_gin"].comment.as_deref(),
+        Some("json lookups")
+    );
+    assert_eq!(
+        users.indexes["users_name_trgm"].keys[0].opclass.as_deref(),
+        Some("public.gin_trgm_ops")
+    );
+    assert_eq!(
+        users.indexes["users_pkey"].constraint.as_deref(),
+        Some("users_pkey")
+    );
+}
+
+#[tokio::test]
+async fn introspect_rich_schema_reads_partitions_and_inheritance() {
+    let (_db, s) = rich_schema().await;
+    assert_eq!(
+        s.tables[&app("events")].partition_key.as_deref(),
+        Some("RANGE (created_at)")
+    );
+    let old = &s.tables[&app("events_old")];
+    let partition = old.partition_of.as_ref().unwrap();
+    assert_eq!(partition.parent, app("events"));
+    assert_eq!(
+        partition.bound,
+        "FOR VALUES FROM (MINVALUE) TO ('2026-01-01')"
+    );
+    assert_eq!(
+        old.indexes["events_old_kind_idx"].parent_index,
+        Some(app("events_kind_idx"))
+    );
+    assert!(old.constraints["events_kind_check"].inherited);
+    assert_eq!(
+        s.tables[&app("events_default")]
+            .partition_of
+            .as_ref()
+            .unwrap()
+            .bound,
+        "DEFAULT"
+    );
+    let child = &s.tables[&app("child")];
+    assert_eq!(child.inherits, [app("base")]);
+    let note = child.column("note").unwrap();
+    assert!(note.is_local && note.inherited);
+}
+
+#[tokio::test]
+async fn introspect_rich_schema_reads_views_functions_triggers_policies() {
+    let (_db, s) = rich_schema().await;
+    let active = &s.views[&app("active_users")];
+    assert!(!active.materialized);
+    assert!(
+        active.definition.contains("FROM app.users"),
+        "{}",
+        active.definition
+    );
+    assert_eq!(active.column_comments["email"], "their email");
+    assert!(active.depends_on.contains(&ObjectRef::Table(app("users"))));
+    assert_eq!(
+        s.views[&app("active_emails")].options,
+        ["security_barrier=true"]
+    );
+    assert_eq!(
+        s.views[&app("active_emails")].depends_on,
+        [ObjectRef::View(app("active_users"))]
+    );
+    let counts = &s.views[&app("order_counts")];
+    assert!(counts.materialized);
+    assert!(counts.indexes.contains_key("order_counts_user"));
+
+    let add = &s.functions[&FunctionKey::new("app", "add", "a integer, b integer")];
+    assert_eq!(add.arguments, "a integer, b integer DEFAULT 1");
+    assert_eq!(add.return_type.as_deref(), Some("integer"));
+    assert_eq!(add.language, "sql");
+    assert!(
+        add.definition
+            .starts_with("CREATE OR REPLACE FUNCTION app.add")
+    );
+    let noop = &s.functions[&FunctionKey::new("app", "noop", "IN x text")];
+    assert_eq!(noop.kind, FunctionKind::Procedure);
+    assert_eq!(
+        s.functions[&FunctionKey::new("app", "touch", "")]
+            .comment
+            .as_deref(),
+        Some("sets updated_at")
+    );
+    assert!(
+        !s.functions.keys().any(|k| k.name.starts_with("float_")),
+        "a range type's constructors are internal"
+    );
+
+    let trigger = &s.triggers[&TriggerKey {
+        table: app("users"),
+        name: "users_touch".into(),
+    }];
+    assert_eq!(trigger.function, FunctionKey::new("app", "touch", ""));
+    assert_eq!(trigger.enabled, "O");
+    assert_eq!(trigger.comment.as_deref(), Some("keeps updated_at"));
+    assert!(
+        trigger
+            .definition
+            .starts_with("CREATE TRIGGER users_touch BEFORE UPDATE ON app.users")
+    );
+
+    let users = &s.tables[&app("users")];
+    let own = &users.policies["users_self"];
+    assert!(own.permissive);
+    assert_eq!(own.command, PolicyCommand::Select);
+    assert_eq!(own.roles, ["public"]);
+    assert_eq!(own.comment.as_deref(), Some("see yourself"));
+    let insert = &users.policies["users_insert"];
+    assert!(!insert.permissive);
+    assert!(insert.with_check.is_some() && insert.using.is_none());
+}
+
+#[tokio::test]
+async fn introspect_lists_unsupported_objects_and_skips_tool_tables() {
+    let (_db, s) = rich_schema().await;
+    let unsupported: Vec<(&str, &str)> = s
+        .unsupported
+        .iter()
+        .map(|u| (u.kind.as_str(), u.name.as_str()))
+        .collect();
+    assert_eq!(
+        unsupported,
+        [
+            ("aggregate", "app.total(integer)"),
+            ("collation", "app.german"),
+            ("range type", "app.float_range"),
+            ("rule", "orders_no_delete ON app.base"),
+            ("statistics", "app.users_stats"),
+        ]
+    );
+    for name in ["_sqlx_migrations", "migrated_events", "_migrated_state"] {
+        assert!(
+            !s.tables.contains_key(&QualifiedName::new("public", name)),
+            "{name} is the tool's"
+        );
+    }
+    assert!(
+        s.sequences
+            .keys()
+            .all(|k| k.name != "migrated_events_id_seq")
+    );
+    // Extension members (pg_trgm's functions) are not the user's objects.
+    assert!(!s.functions.keys().any(|k| k.name == "similarity"));
+}
+
+#[tokio::test]
+async fn introspect_restores_the_session_search_path() {
+    let db = TestDb::new("engintro_path").await;
+    let mut conn = db.conn().await;
+    sqlx::query("SET search_path = app, public")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    migrated::db::introspect::introspect(&mut conn)
+        .await
+        .unwrap();
+    let path: String = sqlx::query_scalar("SELECT current_setting('search_path')")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(path, "app, public");
+}
