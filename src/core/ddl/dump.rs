@@ -348,3 +348,91 @@ fn refreshes(schema: &Schema) -> Vec<String> {
         .map(|v| format!("REFRESH MATERIALIZED VIEW {}", v.name))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::schema::{EnumType, SchemaDef, View};
+
+    fn name(n: &str) -> QualifiedName {
+        QualifiedName::new("app", n)
+    }
+
+    fn view(n: &str, depends_on: Vec<ObjectRef>) -> View {
+        View {
+            name: name(n),
+            materialized: false,
+            definition: " SELECT 1;".into(),
+            options: vec![],
+            indexes: BTreeMap::new(),
+            column_comments: BTreeMap::new(),
+            comment: None,
+            depends_on,
+        }
+    }
+
+    #[test]
+    fn creation_order_puts_views_after_what_they_read() {
+        let mut schema = Schema::default();
+        // "a_view" sorts first by name but reads "b_view".
+        schema.views.insert(
+            name("a_view"),
+            view("a_view", vec![ObjectRef::View(name("b_view"))]),
+        );
+        schema.views.insert(name("b_view"), view("b_view", vec![]));
+        let order = creation_order(&schema);
+        assert_eq!(
+            order,
+            [
+                ObjectRef::View(name("b_view")),
+                ObjectRef::View(name("a_view"))
+            ]
+        );
+    }
+
+    #[test]
+    fn creation_order_breaks_cycles_instead_of_looping() {
+        let mut schema = Schema::default();
+        schema
+            .views
+            .insert(name("a"), view("a", vec![ObjectRef::View(name("b"))]));
+        schema
+            .views
+            .insert(name("b"), view("b", vec![ObjectRef::View(name("a"))]));
+        assert_eq!(creation_order(&schema).len(), 2);
+    }
+
+    #[test]
+    fn dump_ddl_types_first_and_public_schema_not_created() {
+        let mut schema = Schema::default();
+        for (n, comment) in [("public", Some(PUBLIC_COMMENT)), ("app", None)] {
+            schema.schemas.insert(
+                n.into(),
+                SchemaDef {
+                    name: n.into(),
+                    comment: comment.map(Into::into),
+                },
+            );
+        }
+        schema.views.insert(name("v"), view("v", vec![]));
+        schema.enums.insert(
+            name("mood"),
+            EnumType {
+                name: name("mood"),
+                values: vec!["ok".into()],
+                comment: None,
+            },
+        );
+        let dump = dump_ddl(&schema);
+        assert_eq!(
+            dump.pre_data,
+            [
+                "SET check_function_bodies = false",
+                "CREATE SCHEMA app",
+                "CREATE TYPE app.mood AS ENUM ('ok')",
+                "CREATE VIEW app.v AS\nSELECT 1",
+            ]
+        );
+        assert!(dump.post_data.is_empty());
+    }
+}
