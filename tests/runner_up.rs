@@ -420,7 +420,13 @@ async fn up_concurrent_runs_apply_each_migration_once() {
         );
     }
     let children: Vec<_> = (0..4)
-        .map(|_| p.command(&["up"]).spawn().unwrap())
+        .map(|_| {
+            p.command(&["up"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
