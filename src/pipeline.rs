@@ -16,7 +16,6 @@ use crate::core::diff::{Plan, diff};
 use crate::core::models::ModelSet;
 use crate::core::schema::Schema;
 use crate::models::{self, Origin};
-use crate::shadow::head::MigrationFile;
 use crate::shadow::{Shadows, desired, head};
 
 pub use verify::verify;
@@ -44,14 +43,6 @@ pub enum Generated {
     },
 }
 
-/// The committed migrations: every up file except the draft.
-pub fn committed_migrations(dir: &Path) -> anyhow::Result<Vec<MigrationFile>> {
-    Ok(head::list(dir)?
-        .into_iter()
-        .filter(|f| !f.is_draft())
-        .collect())
-}
-
 /// Loads the models and both shadows and diffs them; writes nothing. Model errors are
 /// reported before any database is touched.
 pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Result<Planned> {
@@ -65,7 +56,7 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
         elapsed_ms = started.elapsed().as_millis(),
         "desired shadow updated"
     );
-    let files = committed_migrations(&config.migrations_dir)?;
+    let files = head::committed(&config.migrations_dir)?;
     let replayed = head::update(&shadows.head, &files).await?;
     tracing::debug!(
         rebuilt = replayed.rebuilt,

@@ -122,3 +122,27 @@ async fn generate_empty_writes_hand_written_pair() {
     assert_eq!(files.len(), 2, "{}", run.stderr);
     assert!(files[1].ends_with("_backfill_emails.up.sql"));
 }
+
+#[tokio::test]
+async fn generate_pair_is_applied_by_up() {
+    let p = Project::new("genupdown").await;
+    p.write(
+        "models/shop.sql",
+        "CREATE TYPE status AS ENUM ('new', 'paid');\n\
+         CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer int NOT NULL REFERENCES customers (id), state status NOT NULL DEFAULT 'new');\n\
+         CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL UNIQUE);\n\
+         CREATE INDEX orders_customer ON orders (customer);\n\
+         CREATE VIEW paid_orders AS SELECT o.id, c.name FROM orders o JOIN customers c ON c.id = o.customer WHERE o.state = 'paid';\n",
+    );
+    p.run(&["generate", "-m", "shop"]).success();
+    assert!(p.read("migrations/migrated.sum").contains("_shop.up.sql"));
+    p.run(&["up"]).success();
+    let tables = p
+        .db
+        .strings("SELECT relname::text FROM pg_class WHERE relname IN ('orders', 'customers', 'paid_orders', 'orders_customer') ORDER BY 1")
+        .await;
+    assert_eq!(
+        tables,
+        ["customers", "orders", "orders_customer", "paid_orders"]
+    );
+}
