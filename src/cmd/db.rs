@@ -88,6 +88,7 @@ pub async fn reset(ctx: &Context, args: &ResetArgs) -> anyhow::Result<()> {
         &ApplyOptions::from_config(&ctx.config),
     )
     .await?;
+    db::close(conn).await;
     super::up::print_report(&report, "apply");
     Ok(())
 }

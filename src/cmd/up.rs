@@ -33,6 +33,7 @@ pub async fn up(ctx: &Context, args: &UpArgs) -> anyhow::Result<()> {
                 eprintln!("{hint}");
             }
         })?;
+    db::close(conn).await;
     print_report(&report, "apply");
     Ok(())
 }
@@ -70,7 +71,9 @@ async fn print_sql(
 ) -> anyhow::Result<()> {
     let applied = if let Some(url) = &ctx.config.database_url {
         let mut conn = db::connect(url).await?;
-        history::read(&mut conn).await?.unwrap_or_default()
+        let applied = history::read(&mut conn).await?.unwrap_or_default();
+        db::close(conn).await;
+        applied
     } else {
         println!("-- no database configured: assuming nothing is applied");
         Vec::new()
