@@ -26,6 +26,7 @@ pub async fn up(ctx: &Context, args: &UpArgs) -> anyhow::Result<()> {
         &ApplyOptions::from_config(&ctx.config),
     )
     .await?;
+    db::close(conn).await;
     print_report(&report, "apply");
     Ok(())
 }
@@ -63,7 +64,9 @@ async fn print_sql(
 ) -> anyhow::Result<()> {
     let applied = if let Some(url) = &ctx.config.database_url {
         let mut conn = db::connect(url).await?;
-        history::read(&mut conn).await?.unwrap_or_default()
+        let applied = history::read(&mut conn).await?.unwrap_or_default();
+        db::close(conn).await;
+        applied
     } else {
         println!("-- no database configured: assuming nothing is applied");
         Vec::new()

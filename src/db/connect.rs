@@ -124,3 +124,10 @@ pub fn describe_pg(pg: &PgDatabaseError) -> String {
 pub fn first_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// Ends the session politely (a Terminate message), so the server does not log an
+/// unexpected EOF for every command; errors are irrelevant at this point.
+pub async fn close(conn: PgConnection) {
+    use sqlx::Connection as _;
+    let _ = conn.close().await;
+}
