@@ -66,6 +66,20 @@ pub async fn drop_user_objects(conn: &mut PgConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `drop_user_objects` in a transaction of its own.
+pub async fn drop_all(conn: &mut PgConnection) -> anyhow::Result<()> {
+    sqlx::raw_sql("BEGIN").execute(&mut *conn).await?;
+    if let Err(e) = drop_user_objects(conn).await {
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+        return Err(e);
+    }
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut *conn)
+        .await
+        .context("committing the drop")?;
+    Ok(())
+}
+
 /// `public` as a fresh database has it on this server version.
 fn public_schema_script(server_version_num: i32) -> &'static str {
     if server_version_num >= 150_000 {

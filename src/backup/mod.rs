@@ -23,6 +23,7 @@ pub mod clean;
 pub mod compress;
 pub mod dump;
 pub mod file;
+pub mod hook;
 pub mod progress;
 pub mod restore;
 pub mod rotate;
