@@ -14,5 +14,6 @@ pub mod logging;
 pub mod migrations;
 pub mod models;
 pub mod once;
+pub mod pipeline;
 pub mod shadow;
 pub mod watch;

@@ -143,7 +143,9 @@ impl Shadow {
 
     /// Drops and creates the database again, empty, and connects to it.
     pub async fn recreate(&self) -> anyhow::Result<PgConnection> {
-        self.drop_database().await?;
+        if self.exists().await? {
+            self.drop_database().await?;
+        }
         self.create_database().await?;
         self.connect_existing().await
     }
@@ -152,6 +154,19 @@ impl Shadow {
         PgConnection::connect(self.admin.expose())
             .await
             .map_err(|err| connect_error(&self.admin, &err))
+    }
+
+    async fn exists(&self) -> anyhow::Result<bool> {
+        let mut admin = self.admin().await?;
+        // pg_database: whether a database of this name exists.
+        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+            .bind(&self.name)
+            .fetch_optional(&mut admin)
+            .await
+            .map_err(|err| {
+                anyhow::anyhow!("looking up database {}: {}", self.name, describe(&err))
+            })?;
+        Ok(found.is_some())
     }
 
     async fn create_database(&self) -> anyhow::Result<()> {

@@ -1,6 +1,6 @@
 //! The data-specific catalog facts a backup needs beside the engine's schema model: which
-//! tables hold rows to dump (and in which column order), sequence positions, populated
-//! materialized views, and objects whose contents no backup of ours captures.
+//! tables hold rows to dump (and in which column order), sequence positions, and contents
+//! that no backup of ours captures.
 //!
 //! Reads `pg_class`, `pg_namespace`, `pg_attribute`, `pg_depend`, `pg_sequences` and
 //! `pg_largeobject_metadata`, always inside the backup's snapshot transaction. It renders no
@@ -13,9 +13,10 @@ use sqlx::PgConnection;
 pub(crate) const SYSTEM_SCHEMA_FILTER: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'";
 
-/// Tables that are the tool's own bookkeeping (excluded from the engine's model as well).
-pub(crate) const BOOKKEEPING_FILTER: &str = "NOT (n.nspname = 'public' \
-     AND (c.relname IN ('_sqlx_migrations', 'migrated_events') OR c.relname LIKE '\\_migrated\\_%'))";
+/// The shadow databases' bookkeeping tables (`_migrated_*`): never part of a backup. The
+/// migration history (`_sqlx_migrations`, `migrated_events`) is, with the runner's DDL.
+pub(crate) const BOOKKEEPING_FILTER: &str =
+    "NOT (n.nspname = 'public' AND c.relname LIKE '\\_migrated\\_%')";
 
 /// One table whose rows are dumped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +43,7 @@ pub struct SequenceValue {
 }
 
 /// Ordinary tables (partitions included, partitioned parents hold no rows) outside the
-/// system schemas, not owned by an extension, not the tool's bookkeeping tables.
+/// system schemas, not owned by an extension, not the shadow's bookkeeping tables.
 pub async fn data_tables(conn: &mut PgConnection) -> anyhow::Result<Vec<DataTable>> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text,
@@ -122,27 +123,8 @@ pub async fn sequence_values(conn: &mut PgConnection) -> anyhow::Result<Vec<Sequ
         .collect())
 }
 
-/// Populated materialized views, oldest first (a view built on another is usually newer), so
-/// the backup can refresh them after the data is loaded.
-pub async fn populated_matviews(conn: &mut PgConnection) -> anyhow::Result<Vec<(String, String)>> {
-    let sql = format!(
-        "SELECT n.nspname::text, c.relname::text
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind = 'm' AND c.relispopulated AND {SYSTEM_SCHEMA_FILTER}
-            AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                             WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                               AND d.deptype = 'e')
-          ORDER BY c.oid"
-    );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .fetch_all(conn)
-        .await
-        .context("listing materialized views")
-}
-
 /// Contents that a backup of ours does not capture, detected here rather than by the engine
-/// (which models schema objects, not contents): large objects, and rows of the tool's
-/// bookkeeping tables when the engine gives no DDL for them.
+/// (which models schema objects, not contents): large objects.
 pub async fn uncaptured_contents(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
     let large_objects: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_largeobject_metadata")
         .fetch_one(conn)

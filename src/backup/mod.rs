@@ -23,6 +23,8 @@ pub mod clean;
 pub mod compress;
 pub mod dump;
 pub mod file;
+pub mod hook;
+pub mod parallel;
 pub mod progress;
 pub mod restore;
 pub mod rotate;
@@ -76,8 +78,8 @@ pub async fn backup(
     let now = Utc::now();
     let started = (SystemTime::now(), Instant::now());
     let mut leader = snapshot::begin(url.expose()).await?;
-    let schema = schema::schema_ddl(&mut leader, url.expose()).await?;
     let tables = catalog::data_tables(&mut leader.conn).await?;
+    let schema = schema::schema_ddl(&mut leader, &tables).await?;
     let mut incomplete = schema.unsupported.clone();
     incomplete.extend(catalog::uncaptured_contents(&mut leader.conn).await?);
     if !incomplete.is_empty() && !request.allow_incomplete {
@@ -91,7 +93,6 @@ pub async fn backup(
         .map(|t| qualified(&t.schema, &t.name))
         .collect();
     snapshot::lock_tables(&mut leader.conn, &names).await?;
-    let matviews = catalog::populated_matviews(&mut leader.conn).await?;
     let database = leader.info.database.clone();
     let path = match &request.output {
         Some(path) => path.clone(),
@@ -135,7 +136,7 @@ pub async fn backup(
         tables: rows.clone(),
         incomplete: &incomplete,
     }) + &section("pre-data", &schema.pre_data);
-    let tail = tail_text(&schema.post_data, &matviews, &sequences);
+    let tail = tail_text(&schema.post_data, &sequences);
     let level = config.backup.level;
     let mut parts = file::Parts {
         head: compress::member_bytes(head.as_bytes(), level)?,
@@ -210,18 +211,9 @@ fn terminated(statement: &str) -> String {
     }
 }
 
-/// Post-data, materialized view refreshes, sequence values, and the end mark.
-fn tail_text(
-    post_data: &[String],
-    matviews: &[(String, String)],
-    sequences: &[catalog::SequenceValue],
-) -> String {
+/// Post-data, sequence values, and the end mark.
+fn tail_text(post_data: &[String], sequences: &[catalog::SequenceValue]) -> String {
     let mut out = section("post-data", post_data);
-    let refresh: Vec<String> = matviews
-        .iter()
-        .map(|(s, n)| format!("REFRESH MATERIALIZED VIEW {}", qualified(s, n)))
-        .collect();
-    out.push_str(&section("materialized view data", &refresh));
     let setvals: Vec<String> = sequences.iter().map(setval).collect();
     out.push_str(&section("sequence values", &setvals));
     out.push_str(restore::END_MARK);

@@ -1,63 +1,65 @@
 //! The schema part of a backup, from the engine: `db::introspect::introspect` on the
 //! snapshot connection, rendered by `core::ddl::dump_ddl` into pre-data (objects, before the
-//! rows) and post-data (indexes, constraints, triggers, after them). No DDL is rendered here.
-//!
-//! TEMPORARY until the engine lands in main: pg_dump reads the same exported snapshot.
+//! rows) and post-data (keys, indexes, constraints, triggers, policies, materialized view
+//! refreshes, after them). No DDL is rendered here.
 
-use anyhow::Context as _;
-
+use super::catalog::DataTable;
 use super::snapshot::Leader;
+use crate::core::ddl::dump_ddl;
+use crate::db::introspect::introspect;
+use crate::db::{events, history};
 
 /// The schema DDL of the snapshot, split as pg_dump splits it.
 #[derive(Debug, Default)]
 pub struct SchemaDdl {
     pub pre_data: Vec<String>,
     pub post_data: Vec<String>,
-    /// Objects the engine cannot model (`kind name`): the backup would not capture them.
+    /// Objects the engine cannot model and cannot render (`kind name`): not captured.
     pub unsupported: Vec<String>,
 }
 
-/// Reads the schema inside the leader's snapshot.
-pub async fn schema_ddl(leader: &mut Leader, url: &str) -> anyhow::Result<SchemaDdl> {
-    let _ = &mut leader.conn;
+/// Reads the schema inside the leader's snapshot; `tables` are the tables whose rows the
+/// backup holds (the migration history among them needs the runner's DDL).
+pub async fn schema_ddl(leader: &mut Leader, tables: &[DataTable]) -> anyhow::Result<SchemaDdl> {
+    let schema = introspect(&mut leader.conn).await?;
+    let mut ddl = dump_ddl(&schema);
+    ddl.pre_data.extend(history_ddl(tables));
+    // Unsupported objects with a complete `ddl` are part of `dump_ddl`'s output.
+    let unsupported = schema
+        .unsupported
+        .iter()
+        .filter(|u| u.ddl.is_none())
+        .map(|u| format!("{} {}", u.kind, u.name))
+        .collect();
     Ok(SchemaDdl {
-        pre_data: pg_dump_section(url, &leader.info.id, "pre-data").await?,
-        post_data: pg_dump_section(url, &leader.info.id, "post-data").await?,
-        unsupported: Vec::new(),
+        pre_data: ddl.pre_data,
+        post_data: ddl.post_data,
+        unsupported,
     })
 }
 
-async fn pg_dump_section(url: &str, snapshot: &str, section: &str) -> anyhow::Result<Vec<String>> {
-    let out = tokio::process::Command::new("pg_dump")
-        .args([
-            "--schema-only",
-            "--no-owner",
-            "--no-privileges",
-            "--section",
-            section,
-        ])
-        .arg(format!("--snapshot={snapshot}"))
-        .arg(format!("--dbname={url}"))
-        .output()
-        .await
-        .context("running pg_dump")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "pg_dump failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text: String = String::from_utf8(out.stdout)?
-        .lines()
-        .filter(|l| {
-            !l.starts_with('\\')
-                && !l.starts_with("SET ")
-                && !l.starts_with("SELECT pg_catalog.set_config")
-        })
-        .fold(String::new(), |acc, l| acc + l + "\n");
-    let text = text.trim().trim_end_matches(';').to_owned();
-    Ok(if text.is_empty() {
-        Vec::new()
-    } else {
-        vec![text]
-    })
+/// The migration history tables (which introspection leaves out of the model), created
+/// with the runner's own DDL so that a restored database knows which migrations it holds.
+fn history_ddl(tables: &[DataTable]) -> Vec<String> {
+    let present = |name: &str| {
+        tables
+            .iter()
+            .any(|t| t.schema == "public" && t.name == name)
+    };
+    let creates: Vec<String> = [
+        (history::TABLE, history::CREATE),
+        (events::TABLE, events::CREATE),
+    ]
+    .into_iter()
+    .filter(|(name, _)| present(name))
+    .map(|(_, create)| create.to_owned())
+    .collect();
+    if creates.is_empty() {
+        return creates;
+    }
+    // The runner's DDL names its tables unqualified, in `public`.
+    let mut out = vec!["SELECT pg_catalog.set_config('search_path', 'public', false)".to_owned()];
+    out.extend(creates);
+    out.push("SELECT pg_catalog.set_config('search_path', '', false)".to_owned());
+    out
 }

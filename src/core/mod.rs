@@ -6,6 +6,7 @@
 
 pub mod ddl;
 pub mod diff;
+pub mod generate;
 pub mod hazard;
 pub mod hints;
 pub mod migration;

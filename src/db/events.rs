@@ -13,7 +13,7 @@ use sqlx::{AssertSqlSafe, PgConnection, Row as _};
 /// The table's name (unqualified, next to `_sqlx_migrations`).
 pub const TABLE: &str = "migrated_events";
 
-const CREATE: &str = "CREATE TABLE IF NOT EXISTS migrated_events (
+pub const CREATE: &str = "CREATE TABLE IF NOT EXISTS migrated_events (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     version BIGINT,
     direction TEXT NOT NULL CHECK (direction IN ('up', 'down', 'stamp', 'repair')),

@@ -14,7 +14,7 @@ use crate::core::migration::{AppliedMigration, StateTable};
 pub const TABLE: &str = "_sqlx_migrations";
 
 /// sqlx's DDL, byte for byte in its columns and types.
-const CREATE: &str = "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+pub const CREATE: &str = "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
     version BIGINT PRIMARY KEY,
     description TEXT NOT NULL,
     installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),

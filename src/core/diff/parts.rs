@@ -28,6 +28,8 @@ pub(crate) struct Part {
     pub(crate) create_hazards: Vec<Hazard>,
     /// The table a foreign key references (rebuilt when that table's keys change).
     pub(crate) references: Option<QualifiedName>,
+    /// A foreign key's columns on both sides (rebuilt when one changes type).
+    pub(crate) fk_columns: Vec<(QualifiedName, String)>,
     /// Changing it is one statement (a comment), not a drop and a create.
     pub(crate) in_place: bool,
 }
@@ -90,8 +92,18 @@ fn constraint_part(table: &QualifiedName, c: &Constraint) -> Part {
         ),
         create_hazards,
         references: c.foreign_key.as_ref().map(|f| f.table.clone()),
+        fk_columns: fk_columns(table, c),
         in_place: false,
     }
+}
+
+fn fk_columns(table: &QualifiedName, c: &Constraint) -> Vec<(QualifiedName, String)> {
+    let Some(fk) = &c.foreign_key else {
+        return Vec::new();
+    };
+    let local = c.columns.iter().map(|col| (table.clone(), col.clone()));
+    let remote = fk.columns.iter().map(|col| (fk.table.clone(), col.clone()));
+    local.chain(remote).collect()
 }
 
 fn index_part(table: &QualifiedName, index: &Index) -> Part {
@@ -107,6 +119,7 @@ fn index_part(table: &QualifiedName, index: &Index) -> Part {
         fingerprint: format!("{:?}", (definition, &index.comment)),
         create_hazards: hazard::index_build(&object),
         references: None,
+        fk_columns: Vec::new(),
         in_place: false,
     }
 }
@@ -164,6 +177,7 @@ fn policy_part(table: &QualifiedName, p: &Policy) -> Part {
         ),
         create_hazards: Vec::new(),
         references: None,
+        fk_columns: Vec::new(),
         in_place: false,
     }
 }
@@ -178,6 +192,7 @@ fn flag_part(table: &QualifiedName, summary: &str, on: &str, off: &str) -> Part 
         fingerprint: String::new(),
         create_hazards: Vec::new(),
         references: None,
+        fk_columns: Vec::new(),
         in_place: false,
     }
 }
@@ -214,6 +229,7 @@ fn comment_part(what: &str, summary: String, text: &str) -> Part {
         fingerprint: text.to_owned(),
         create_hazards: Vec::new(),
         references: None,
+        fk_columns: Vec::new(),
         in_place: true,
     }
 }
@@ -260,20 +276,20 @@ fn remove(ctx: &mut Ctx<'_>, table: &QualifiedName, key: &str, part: Part) {
     ctx.push(Change::new(part.drop_phase, format!("{table}:{key}"), step));
 }
 
-/// Diffs the parts of a table that exists on both sides. `rebuild_fk` says whether a foreign
-/// key must be recreated even though unchanged (its referenced key is being recreated).
+/// Diffs the parts of a table that exists on both sides. `rebuild` says whether an unchanged
+/// part must be recreated anyway (a foreign key whose referenced key or columns change).
 pub(crate) fn diff_parts(
     ctx: &mut Ctx<'_>,
     table: &QualifiedName,
     from: BTreeMap<String, Part>,
     mut to: BTreeMap<String, Part>,
-    rebuild_fk: &dyn Fn(&QualifiedName) -> bool,
+    rebuild: &dyn Fn(&Part) -> bool,
 ) {
     for (key, old) in from {
         match to.remove(&key) {
             None => remove(ctx, table, &key, old),
             Some(new) if new.fingerprint == old.fingerprint => {
-                if old.references.as_ref().is_some_and(rebuild_fk) {
+                if rebuild(&old) {
                     remove(ctx, table, &key, old);
                     add(ctx, table, &key, new);
                 }

@@ -79,7 +79,15 @@ pub(crate) fn diff_functions(ctx: &mut Ctx<'_>) {
                 drop_function(old),
                 create_function(old),
             );
-            ctx.step(phase, fn_key(old), step);
+            // Functions that call this one are dropped first.
+            let callers: Vec<String> = ctx
+                .from
+                .functions
+                .values()
+                .filter(|f| f.depends_on.contains(&ObjectRef::Function(key.clone())))
+                .map(fn_key)
+                .collect();
+            ctx.push(Change::new(phase, fn_key(old), step).after(callers));
         }
     }
 }

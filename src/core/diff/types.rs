@@ -68,6 +68,13 @@ fn with_comment(
     create
 }
 
+/// Whether a type uses functions (so it is created after them and dropped before them).
+fn uses_functions(depends_on: &[ObjectRef]) -> bool {
+    depends_on
+        .iter()
+        .any(|d| matches!(d, ObjectRef::Function(_)))
+}
+
 fn create(
     ctx: &mut Ctx<'_>,
     name: &QualifiedName,
@@ -76,12 +83,22 @@ fn create(
     kind: &str,
     after: Vec<String>,
 ) {
+    let late = ctx
+        .to
+        .domains
+        .get(name)
+        .is_some_and(|d| uses_functions(&d.depends_on));
     let step = Step::new(
         format!("create {} {name}", kind.to_lowercase()),
         with_comment(create, kind, name, comment),
         vec![format!("DROP {kind} {name}")],
     );
-    ctx.push(Change::new(Phase::CreateType, type_key(name), step).after(after));
+    let phase = if late {
+        Phase::CreateLateType
+    } else {
+        Phase::CreateType
+    };
+    ctx.push(Change::new(phase, type_key(name), step).after(after));
 }
 
 fn drop(
@@ -96,7 +113,17 @@ fn drop(
         vec![format!("DROP {kind} {name}")],
         with_comment(create, kind, name, comment),
     );
-    ctx.step(Phase::DropType, type_key(name), step);
+    let late = ctx
+        .from
+        .domains
+        .get(name)
+        .is_some_and(|d| uses_functions(&d.depends_on));
+    let phase = if late {
+        Phase::DropLateType
+    } else {
+        Phase::DropType
+    };
+    ctx.step(phase, type_key(name), step);
 }
 
 fn comment(

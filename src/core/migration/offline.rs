@@ -35,7 +35,7 @@ pub fn offline_sql(set: &MigrationSet, plan: &Plan, state: StateTable<'_>) -> St
         let m = set
             .get(*version)
             .expect("BUG: a plan names only known versions");
-        let (script, state) = match plan.direction {
+        let (script, record) = match plan.direction {
             Direction::Up => (
                 &m.up,
                 format!(
@@ -50,7 +50,7 @@ pub fn offline_sql(set: &MigrationSet, plan: &Plan, state: StateTable<'_>) -> St
                 m.down
                     .as_ref()
                     .expect("BUG: plan_down checked every down file"),
-                format!("DELETE FROM state WHERE version = {};", m.version),
+                format!("DELETE FROM {} WHERE version = {};", state.name, m.version),
             ),
         };
         let _ = writeln!(
@@ -63,9 +63,9 @@ pub fn offline_sql(set: &MigrationSet, plan: &Plan, state: StateTable<'_>) -> St
                 out,
                 "-- no-transaction: runs statement by statement, not in a transaction"
             );
-            let _ = writeln!(out, "{}\n{state}", terminated(script));
+            let _ = writeln!(out, "{}\n{record}", terminated(script));
         } else {
-            let _ = writeln!(out, "BEGIN;\n{}\n{state}\nCOMMIT;", terminated(script));
+            let _ = writeln!(out, "BEGIN;\n{}\n{record}\nCOMMIT;", terminated(script));
         }
     }
     out

@@ -1,0 +1,136 @@
+//! The generation pipeline: load the models, bring the desired shadow to them, replay the
+//! committed migrations in the head shadow, introspect both, diff, verify the plan on the head
+//! shadow (inside a transaction that is rolled back), and write the migration files and the
+//! sum. Used by `generate`, `check`, `diff`, the watcher (`plan` + `write_draft`) and `--once`
+//! in development mode.
+
+mod verify;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use crate::config::Config;
+use crate::core::diff::{Plan, diff};
+use crate::core::models::ModelSet;
+use crate::core::schema::Schema;
+use crate::models::{self, Origin};
+use crate::shadow::{Shadows, desired, head};
+
+pub use verify::verify;
+pub use write::{DRAFT_SLUG, draft_files, write_draft, write_empty, write_migration, write_sum};
+
+/// The difference between the head state and the models, with both schemas.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub plan: Plan,
+    /// The head state (committed migrations replayed).
+    pub head: Schema,
+    /// The desired state (the models loaded).
+    pub desired: Schema,
+    pub models: ModelSet,
+}
+
+/// What `generate` did.
+#[derive(Debug, Clone)]
+pub enum Generated {
+    NoChanges,
+    Written {
+        up: PathBuf,
+        down: PathBuf,
+        plan: Plan,
+    },
+}
+
+/// Loads the models and both shadows and diffs them; writes nothing. Model errors are
+/// reported before any database is touched.
+pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Result<Planned> {
+    let models = models::load(&Origin::from_config(config, cwd)).await?;
+    let started = std::time::Instant::now();
+    let loaded = desired::update(&shadows.desired, &models).await?;
+    tracing::debug!(
+        rebuilt = loaded.rebuilt,
+        dropped = loaded.dropped,
+        ran = loaded.ran,
+        elapsed_ms = started.elapsed().as_millis(),
+        "desired shadow updated"
+    );
+    let files = head::committed(&config.migrations_dir)?;
+    let replayed = head::update(&shadows.head, &files).await?;
+    tracing::debug!(
+        rebuilt = replayed.rebuilt,
+        applied = replayed.applied,
+        "head shadow updated"
+    );
+    let (head, desired) =
+        tokio::try_join!(introspect(&shadows.head), introspect(&shadows.desired))?;
+    let plan = diff(&head, &desired, &models.hints)?;
+    Ok(Planned {
+        plan,
+        head,
+        desired,
+        models,
+    })
+}
+
+/// The schema of a shadow.
+pub async fn introspect(shadow: &crate::shadow::Shadow) -> anyhow::Result<Schema> {
+    let mut conn = shadow.connect().await?;
+    crate::db::introspect::introspect(&mut conn)
+        .await
+        .with_context(|| format!("reading the schema of {}", shadow.name))
+}
+
+/// `migrated generate`: a verified migration from the head state to the models, written with
+/// the sum; `NoChanges` writes nothing. `version` is UTC now as `YYYYMMDDHHMMSS`.
+pub async fn generate(
+    config: &Config,
+    cwd: &Path,
+    version: i64,
+    message: Option<&str>,
+) -> anyhow::Result<Generated> {
+    if let Some((up, _)) = draft_files(&config.migrations_dir)? {
+        anyhow::bail!(
+            "a draft migration exists ({}): name it with `migrated commit -m MSG` or delete it first",
+            up.display()
+        );
+    }
+    let shadows = Shadows::from_config(config)?;
+    let result = generate_with(config, cwd, &shadows, version, message).await;
+    shadows.finish().await?;
+    result
+}
+
+async fn generate_with(
+    config: &Config,
+    cwd: &Path,
+    shadows: &Shadows,
+    version: i64,
+    message: Option<&str>,
+) -> anyhow::Result<Generated> {
+    let planned = plan(config, cwd, shadows).await?;
+    if planned.plan.is_empty() {
+        return Ok(Generated::NoChanges);
+    }
+    refuse_unsupported(&planned.plan)?;
+    verify(&shadows.head, &planned).await?;
+    let (up, down) = write_migration(&config.migrations_dir, version, message, &planned.plan)?;
+    write_sum(&config.migrations_dir)?;
+    Ok(Generated::Written {
+        up,
+        down,
+        plan: planned.plan,
+    })
+}
+
+/// A plan that touches objects the engine cannot model cannot be written.
+pub fn refuse_unsupported(plan: &Plan) -> anyhow::Result<()> {
+    if plan.unsupported.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the models differ from the head state in objects migrated cannot model (write this migration by hand with `migrated generate --empty`): {}",
+        plan.unsupported.join(", ")
+    )
+}
