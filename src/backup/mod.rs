@@ -24,6 +24,7 @@ pub mod compress;
 pub mod dump;
 pub mod file;
 pub mod hook;
+pub mod parallel;
 pub mod progress;
 pub mod restore;
 pub mod rotate;

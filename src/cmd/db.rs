@@ -40,7 +40,10 @@ pub async fn restore(ctx: &Context, args: &RestoreArgs) -> anyhow::Result<()> {
         return Err(UsageError(format!("no backup file at {}", file.display())).into());
     }
     let started = Instant::now();
-    let options = RestoreOptions { clean: args.clean };
+    let options = RestoreOptions {
+        clean: args.clean,
+        jobs: ctx.config.backup.jobs,
+    };
     let report = backup::restore(url.expose(), &file, &options).await?;
     println!(
         "restored {} into {}: {} statements, {} tables, {} rows in {:.1}s",

@@ -249,11 +249,14 @@ async fn set_lock_timeout(
     conn: &mut PgConnection,
     timeout: Duration,
 ) -> Result<String, sqlx::Error> {
-    let ms = format!("{}ms", timeout.as_millis());
-    sqlx::query_scalar("SELECT current_setting('lock_timeout') FROM (SELECT set_config('lock_timeout', $1, false)) s")
-        .bind(ms)
-        .fetch_one(conn)
-        .await
+    let previous: String = sqlx::query_scalar("SELECT current_setting('lock_timeout')")
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::query("SELECT set_config('lock_timeout', $1, false)")
+        .bind(format!("{}ms", timeout.as_millis()))
+        .execute(conn)
+        .await?;
+    Ok(previous)
 }
 
 async fn restore_lock_timeout(conn: &mut PgConnection, previous: &str) {
