@@ -1,16 +1,159 @@
-//! The production entrypoint `migrated --once [-- CMD ARGS...]`: wait for the database, lock,
-//! validate, back up if configured, apply pending migrations, unlock, then exec CMD.
+//! The production entrypoint `migrated --once [-- CMD ARGS...]`: wait for the database, take
+//! the migration lock, validate, back up if configured, apply what is pending, unlock, then
+//! `exec` CMD with the same PID. Any failure ends the run with one line of cause and CMD is
+//! never started.
+//!
+//! This module only sequences; every step is someone else's: `migrations` reads and checks the
+//! files and `migrated.sum`, `core::migration::plan_up` validates the recorded checksums and
+//! decides what is pending, `db::connect` waits for the server, `db::lock` is the advisory
+//! lock, `db::apply::run` is the one apply loop, `backup` takes the snapshot.
+//!
+//! Fast path (every container start of an up-to-date service): one connection and one query
+//! (read `_sqlx_migrations`, compare with the files). The lock is taken only when something is
+//! pending, and the state is read again under it, since another replica may have applied it
+//! meanwhile.
 
+mod exec;
+mod signals;
+
+use std::time::Duration;
+
+use sqlx::{Connection as _, PgConnection};
 use tracing_appender::non_blocking::WorkerGuard;
 
 use crate::cmd::Context;
-use crate::error::not_implemented;
+use crate::config::{Config, DatabaseUrl, Mode};
+use crate::core::migration::{MigrationSet, Plan, UpTarget, plan_up};
+use crate::db::apply::{self, ApplyOptions};
+use crate::db::{connect, history, lock};
+use crate::error::UsageError;
+use crate::migrations;
+use signals::Signals;
 
+/// Runs the entrypoint. With a command it returns only on failure (success replaces the
+/// process); without one it returns `Ok` once the database is up to date.
 pub async fn once(
-    _ctx: &Context,
-    _wait_timeout: Option<u64>,
-    _exec: &[String],
-    _guard: Option<WorkerGuard>,
+    ctx: &Context,
+    wait_timeout: Option<u64>,
+    exec: &[String],
+    guard: Option<WorkerGuard>,
 ) -> anyhow::Result<()> {
-    Err(not_implemented("--once"))
+    // First of all: as PID 1, SIGTERM/SIGINT are ignored until a handler exists.
+    let mut signals = Signals::install()?;
+    let config = &ctx.config;
+    let url = config.require_database_url()?;
+    let wait = wait_timeout.map_or(config.wait_timeout, Duration::from_secs);
+    if config.mode == Some(Mode::Development) {
+        generate_from_models(ctx)?;
+    }
+    let set = load_validated(config)?;
+    let mut conn = signals
+        .interruptible(
+            "waiting for the database",
+            connect::connect_with_retry(url, wait),
+        )
+        .await?;
+    migrate(config, url, &set, &mut conn, &mut signals).await?;
+    // A clean goodbye (Terminate, TLS close_notify) so the server logs no broken connection.
+    let _ = conn.close().await;
+    signals.check("applying migrations")?;
+    if exec.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(event = "once.exec", command = %exec.join(" "), "starting the command");
+    // exec runs no destructors: flush the log writer now.
+    drop(guard);
+    Err(exec::exec(exec))
+}
+
+/// `mode = "development"`: one pass of the watcher's generate step before migrating.
+fn generate_from_models(_ctx: &Context) -> anyhow::Result<()> {
+    Err(UsageError(
+        "development mode --once needs the generate pipeline, which this build does not have yet; \
+         set MIGRATED_MODE=production (or mode = \"production\") to apply committed migrations only"
+            .to_owned(),
+    )
+    .into())
+}
+
+/// The migration files, checked (names, pairs, `migrated.sum`) before anything connects.
+fn load_validated(config: &Config) -> anyhow::Result<MigrationSet> {
+    let dir = &config.migrations_dir;
+    let set = migrations::load(dir)?;
+    let problems = migrations::sum_problems(dir)?;
+    if let Some(first) = problems.first() {
+        let more = match problems.len() {
+            1 => String::new(),
+            n => format!(" (and {} more problems)", n - 1),
+        };
+        anyhow::bail!("{first}{more}");
+    }
+    Ok(set)
+}
+
+/// Brings the database to head: the fast path without a lock, else lock, re-plan, back up,
+/// apply, unlock (on every path).
+async fn migrate(
+    config: &Config,
+    url: &DatabaseUrl,
+    set: &MigrationSet,
+    conn: &mut PgConnection,
+    signals: &mut Signals,
+) -> anyhow::Result<()> {
+    let applied = history::read(conn).await?.unwrap_or_default();
+    if plan_up(set, &applied, UpTarget::Head)?.is_empty() {
+        tracing::info!(event = "once.up_to_date", "nothing to apply");
+        return Ok(());
+    }
+    let held = signals
+        .interruptible(
+            "waiting for the migration lock",
+            lock::acquire(conn, config.advisory_lock_timeout),
+        )
+        .await?;
+    let result = apply_locked(config, url, set, conn).await;
+    let released = held.release(conn).await;
+    result.and(released)
+}
+
+/// Under the lock: create the tables, read the state again, back up, apply.
+async fn apply_locked(
+    config: &Config,
+    url: &DatabaseUrl,
+    set: &MigrationSet,
+    conn: &mut PgConnection,
+) -> anyhow::Result<()> {
+    apply::ensure_tables(conn).await?;
+    let applied = history::read(conn).await?.unwrap_or_default();
+    let plan = plan_up(set, &applied, UpTarget::Head)?;
+    if plan.is_empty() {
+        tracing::info!(
+            event = "once.up_to_date",
+            "nothing to apply: another process applied it meanwhile"
+        );
+        return Ok(());
+    }
+    let mut options = ApplyOptions::from_config(config);
+    options.backup_file = backup(config, url, &plan).await?;
+    let report = apply::run(conn, set, &plan, &options).await?;
+    tracing::info!(
+        event = "once.applied",
+        count = report.steps.len(),
+        "database is up to date"
+    );
+    Ok(())
+}
+
+/// The snapshot before the first pending migration, when `backup.before_apply` is set.
+async fn backup(config: &Config, url: &DatabaseUrl, plan: &Plan) -> anyhow::Result<Option<String>> {
+    if !config.backup.before_apply {
+        return Ok(None);
+    }
+    let first = plan
+        .versions
+        .first()
+        .map(i64::to_string)
+        .unwrap_or_default();
+    let path = crate::backup::backup_before_apply(config, url, &first).await?;
+    Ok(Some(path.display().to_string()))
 }

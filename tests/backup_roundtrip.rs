@@ -221,18 +221,22 @@ async fn backup_awkward_database_restores_identically_with_psql_and_restore() {
     psql_restore(&file, &by_psql.url);
     assert_same_database(&p.db.url, &by_psql.url, "gunzip | psql").await;
 
-    let by_tool = TestDb::new(&format!("{}_tool", p.db.name)).await;
-    let out = p
-        .command(&["db", "restore", "out/full.sql.gz"])
-        .env("DATABASE_URL", &by_tool.url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_same_database(&p.db.url, &by_tool.url, "migrated db restore").await;
+    // Parallel tables into the empty target (the default), then one transaction (jobs = 1).
+    for jobs in ["2", "1"] {
+        let by_tool = TestDb::new(&format!("{}_tool{jobs}", p.db.name)).await;
+        let out = p
+            .command(&["db", "restore", "out/full.sql.gz"])
+            .env("DATABASE_URL", &by_tool.url)
+            .env("MIGRATED_BACKUP_JOBS", jobs)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_same_database(&p.db.url, &by_tool.url, &format!("db restore, jobs {jobs}")).await;
+    }
 }
 
 #[tokio::test]

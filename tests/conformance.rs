@@ -18,7 +18,8 @@
 //!   pass-rate floor measured for it.
 //! - `CONFORMANCE=full cargo test --release --test conformance -- --nocapture` runs every
 //!   case (~1,200; a few minutes with 4 cases at a time).
-//! - `CONFORMANCE_FILTER=<substring>` runs only the matching cases (e.g. `views/`).
+//! - `CONFORMANCE_FILTER=<substring>[,<substring>...]` runs only the matching cases (e.g.
+//!   `views/`).
 
 // The test is an I/O edge: it reads its options from the environment.
 #![allow(clippy::disallowed_methods)]
@@ -262,7 +263,7 @@ fn select_cases(all: Vec<Case>) -> Vec<Case> {
     all.into_iter()
         .enumerate()
         .filter(|(i, c)| match &filter {
-            Some(f) => c.id.contains(f.as_str()),
+            Some(f) => f.split(',').any(|f| c.id.contains(f)),
             None => full || i % 10 == 0,
         })
         .map(|(_, c)| c)
@@ -323,8 +324,10 @@ async fn conformance_corpus_cases_round_trip() {
     println!(
         "conformance: {pass} passed, {failed} failed, {skipped} skipped ({rate:.1}% of the cases that apply)\nfailures by category:\n{categories}report: target/conformance-report.tsv"
     );
+    let sampled =
+        std::env::var("CONFORMANCE").is_err() && std::env::var("CONFORMANCE_FILTER").is_err();
     assert!(
-        rate >= SAMPLE_FLOOR_PERCENT,
+        !sampled || rate >= SAMPLE_FLOOR_PERCENT,
         "conformance pass rate {rate:.1}% is below the floor {SAMPLE_FLOOR_PERCENT}%"
     );
 }

@@ -420,7 +420,13 @@ async fn up_concurrent_runs_apply_each_migration_once() {
         );
     }
     let children: Vec<_> = (0..4)
-        .map(|_| p.command(&["up"]).spawn().unwrap())
+        .map(|_| {
+            p.command(&["up"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
@@ -505,4 +511,39 @@ async fn status_reports_current_pending_and_json() {
             .await,
         0
     );
+}
+
+#[tokio::test]
+async fn up_advisory_lock_held_times_out_naming_holder() {
+    let p = project("up_lock_held").await;
+    p.write(
+        "config/migrated.toml",
+        "[apply]\nadvisory_lock_timeout_secs = 1\n",
+    );
+    let mut holder = p.db.conn().await;
+    let key = migrated::db::lock::key(&p.db.name);
+    sqlx::query(
+        "SELECT set_config('application_name', 'lock_holder_test', false), pg_advisory_lock($1)",
+    )
+    .bind(key)
+    .execute(&mut holder)
+    .await
+    .unwrap();
+    let run = p.run(&["up"]).code(1);
+    let err = error_line(&run.stderr);
+    for needle in [
+        "timed out after 1s waiting for the migration lock",
+        "held by pid",
+        "application_name \"lock_holder_test\"",
+        "client ",
+    ] {
+        assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
+    }
+    assert_eq!(
+        p.db.scalar_i64("SELECT count(*) FROM pg_class WHERE relname = 'users'")
+            .await,
+        0
+    );
+    sqlx::Connection::close(holder).await.unwrap();
+    p.run(&["up"]).success();
 }

@@ -18,13 +18,13 @@ pub async fn user_objects(conn: &mut PgConnection, limit: i64) -> anyhow::Result
            SELECT 1 AS o, 'schema' AS kind, n.nspname::text AS name FROM pg_namespace n
             WHERE {SYSTEM_SCHEMA_FILTER} AND n.nspname <> 'public'
            UNION ALL
-           SELECT 2, 'relation', c.oid::regclass::text FROM pg_class c
+           SELECT 2, 'relation', 'public.' || quote_ident(c.relname) FROM pg_class c
              JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'
            UNION ALL
-           SELECT 3, 'routine', p.oid::regprocedure::text FROM pg_proc p
+           SELECT 3, 'routine', 'public.' || quote_ident(p.proname) FROM pg_proc p
              JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
            UNION ALL
-           SELECT 4, 'type', t.oid::regtype::text FROM pg_type t
+           SELECT 4, 'type', 'public.' || quote_ident(t.typname) FROM pg_type t
              JOIN pg_namespace n ON n.oid = t.typnamespace
             WHERE n.nspname = 'public' AND t.typrelid = 0 AND t.typcategory <> 'A'
            UNION ALL
@@ -63,6 +63,20 @@ pub async fn drop_user_objects(conn: &mut PgConnection) -> anyhow::Result<()> {
         .execute(&mut *conn)
         .await
         .context("dropping the objects of the target database")?;
+    Ok(())
+}
+
+/// `drop_user_objects` in a transaction of its own.
+pub async fn drop_all(conn: &mut PgConnection) -> anyhow::Result<()> {
+    sqlx::raw_sql("BEGIN").execute(&mut *conn).await?;
+    if let Err(e) = drop_user_objects(conn).await {
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+        return Err(e);
+    }
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut *conn)
+        .await
+        .context("committing the drop")?;
     Ok(())
 }
 

@@ -23,6 +23,8 @@ pub mod clean;
 pub mod compress;
 pub mod dump;
 pub mod file;
+pub mod hook;
+pub mod parallel;
 pub mod progress;
 pub mod restore;
 pub mod rotate;

@@ -4,6 +4,7 @@
 //! target is left as it was, and the error names the line of the file that failed.
 //!
 //! A reader thread decompresses and splits (`split.rs`); the async side only executes.
+//! Into an empty database with `jobs` > 1, tables load in parallel instead (`parallel.rs`).
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -25,10 +26,12 @@ const SEND_CHUNK: usize = 1 << 20;
 pub const FIRST_LINE_MARK: &str = "-- migrated backup: plain SQL.";
 pub const END_MARK: &str = "-- migrated: end of backup";
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RestoreOptions {
     /// Drop every user object of the target first (in the same transaction).
     pub clean: bool,
+    /// Connections loading tables at once into an empty target; 1 for one transaction.
+    pub jobs: usize,
 }
 
 /// What a restore did.
@@ -40,7 +43,7 @@ pub struct RestoreReport {
 }
 
 /// What the reader thread hands to the executor.
-enum Op {
+pub(crate) enum Op {
     Statement { sql: String, line: usize },
     Copy { sql: String, line: usize },
     Data(Vec<u8>),
@@ -57,15 +60,24 @@ pub async fn restore(
     let mut conn = PgConnection::connect(url)
         .await
         .context("connecting to the target database")?;
-    sqlx::raw_sql("BEGIN")
-        .execute(&mut conn)
-        .await
-        .context("starting the restore transaction")?;
-    prepare_target(&mut conn, options).await?;
+    let found = clean::user_objects(&mut conn, 5).await?;
+    if !found.is_empty() && !options.clean {
+        bail!(crate::error::UsageError(format!(
+            "the target database is not empty (it has {}); restore into an empty database, \
+             or pass --clean to drop every object in it first",
+            found.join(", ")
+        )));
+    }
+    // Parallel only where a failure can be undone without a transaction: an empty target.
+    let parallel = options.jobs > 1 && found.is_empty();
     let (tx, mut rx) = mpsc::channel(64);
     let path = file.to_path_buf();
     let reader = tokio::task::spawn_blocking(move || read_script(input, &path, &tx));
-    let executed = execute(&mut conn, &mut rx).await;
+    let executed = if parallel {
+        super::parallel::execute(url, &mut conn, &mut rx, options.jobs).await
+    } else {
+        serial(&mut conn, &mut rx, options.clean).await
+    };
     drop(rx);
     let read = reader.await.context("BUG: restore reader panicked")?;
     // A broken file explains an executor that ran out of input, so it is reported first;
@@ -74,40 +86,53 @@ pub async fn restore(
         Err(e) if !e.is::<Stopped>() => Err(e),
         _ => executed,
     };
-    match outcome {
-        Ok(report) => {
-            sqlx::raw_sql("COMMIT")
-                .execute(&mut conn)
-                .await
-                .context("committing the restore")?;
-            drop(conn);
-            Ok(report)
-        }
-        Err(e) => {
-            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
-            drop(conn);
-            Err(e.context(format!(
-                "restoring {}: nothing was changed in the target database",
-                file.display()
-            )))
-        }
-    }
+    let Err(e) = outcome else {
+        return outcome;
+    };
+    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
+    drop(conn);
+    let undone = if parallel {
+        undo_parallel(url).await
+    } else {
+        "nothing was changed in the target database".to_owned()
+    };
+    Err(e.context(format!("restoring {} failed; {undone}", file.display())))
 }
 
-/// Refuses a non-empty target unless `clean`, in which case it empties it.
-async fn prepare_target(conn: &mut PgConnection, options: &RestoreOptions) -> anyhow::Result<()> {
-    if options.clean {
-        return clean::drop_user_objects(conn).await;
+/// One transaction: clean (if asked), every statement and COPY, commit.
+async fn serial(
+    conn: &mut PgConnection,
+    rx: &mut mpsc::Receiver<Op>,
+    clean: bool,
+) -> anyhow::Result<RestoreReport> {
+    sqlx::raw_sql("BEGIN")
+        .execute(&mut *conn)
+        .await
+        .context("starting the restore transaction")?;
+    if clean {
+        clean::drop_user_objects(conn).await?;
     }
-    let found = clean::user_objects(conn, 5).await?;
-    if !found.is_empty() {
-        bail!(crate::error::UsageError(format!(
-            "the target database is not empty (it has {}); restore into an empty database, \
-             or pass --clean to drop every object in it first",
-            found.join(", ")
-        )));
+    let report = execute(conn, rx).await?;
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut *conn)
+        .await
+        .context("committing the restore")?;
+    Ok(report)
+}
+
+/// Empties the target again after a failed parallel restore (it was empty before).
+async fn undo_parallel(url: &str) -> String {
+    let undone = async {
+        let mut conn = PgConnection::connect(url).await?;
+        clean::drop_all(&mut conn).await
     }
-    Ok(())
+    .await;
+    match undone {
+        Ok(()) => "the target database was emptied again, as it was before".to_owned(),
+        Err(e) => format!(
+            "emptying the target database again ALSO failed ({e:#}): it holds a partial restore"
+        ),
+    }
 }
 
 /// Opens the file, through `MultiGzDecoder` when it starts with the gzip magic bytes.
@@ -256,7 +281,12 @@ async fn copy(
 }
 
 /// An error that names the line of the file it comes from.
-fn located(err: &sqlx::Error, sql: &str, line: usize, copy_line: Option<usize>) -> anyhow::Error {
+pub(crate) fn located(
+    err: &sqlx::Error,
+    sql: &str,
+    line: usize,
+    copy_line: Option<usize>,
+) -> anyhow::Error {
     let first = sql.lines().next().unwrap_or_default();
     let snippet: String = first.chars().take(120).collect();
     let Some(db) = err

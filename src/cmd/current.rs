@@ -9,6 +9,7 @@ pub async fn current(ctx: &Context) -> anyhow::Result<()> {
     let url = ctx.config.require_database_url()?;
     let mut conn = db::connect(url).await?;
     let applied = history::read(&mut conn).await?.unwrap_or_default();
+    db::close(conn).await;
     match current_version(&applied) {
         Some(v) => println!("{v}"),
         None => println!("base"),

@@ -20,6 +20,7 @@ pub async fn down(ctx: &Context, args: &DownArgs) -> anyhow::Result<()> {
     let mut conn = db::connect(url).await?;
     if args.sql {
         let applied = history::read(&mut conn).await?.unwrap_or_default();
+        db::close(conn).await;
         let plan = plan_down(&set, &applied, target)?;
         print!("{}", offline_sql(&set, &plan, history::state_table()));
         return Ok(());
@@ -31,6 +32,7 @@ pub async fn down(ctx: &Context, args: &DownArgs) -> anyhow::Result<()> {
         &ApplyOptions::from_config(&ctx.config),
     )
     .await?;
+    db::close(conn).await;
     print_report(&report, "revert");
     Ok(())
 }

@@ -29,6 +29,7 @@ pub async fn history(ctx: &Context, args: &JsonArgs) -> anyhow::Result<()> {
     let mut conn = db::connect(url).await?;
     let rows = history::read(&mut conn).await?.unwrap_or_default();
     let events = events::read(&mut conn).await?;
+    db::close(conn).await;
     #[allow(clippy::cast_precision_loss)] // nanoseconds to display milliseconds
     let applied = rows
         .into_iter()

@@ -30,6 +30,7 @@ pub async fn repair(ctx: &Context) -> anyhow::Result<()> {
             Ok(plan)
         })
         .await?;
+        db::close(conn).await;
         print_plan(&set, &plan);
     } else {
         println!("no database configured: only migrated.sum is rewritten");

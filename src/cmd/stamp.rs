@@ -33,6 +33,7 @@ pub async fn stamp(ctx: &Context, args: &StampArgs) -> anyhow::Result<()> {
         Ok(plan)
     })
     .await?;
+    db::close(conn).await;
     for v in &plan.delete {
         println!("unstamped {v}");
     }

@@ -61,6 +61,7 @@ pub async fn status(ctx: &Context, args: &JsonArgs) -> anyhow::Result<()> {
     let url = ctx.config.require_database_url()?;
     let mut conn = db::connect(url).await?;
     let applied = history::read(&mut conn).await?.unwrap_or_default();
+    db::close(conn).await;
     let (draft, drift) = draft_and_drift(ctx);
     let report = StatusReport {
         database: url.redacted(),

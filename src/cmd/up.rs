@@ -1,6 +1,7 @@
 //! `migrated up [head|+N|VERSION] [--sql]`: apply pending migrations, or print their SQL.
 
 use super::Context;
+use crate::backup::hook;
 use crate::cli::UpArgs;
 use crate::core::migration::{UpTarget, offline_sql, plan_up};
 use crate::db::apply::{self, ApplyOptions, Report};
@@ -19,13 +20,20 @@ pub async fn up(ctx: &Context, args: &UpArgs) -> anyhow::Result<()> {
     }
     let url = ctx.config.require_database_url()?;
     let mut conn = db::connect(url).await?;
-    let report = apply::up(
-        &mut conn,
-        &set,
-        target,
-        &ApplyOptions::from_config(&ctx.config),
-    )
-    .await?;
+    let backup = hook::before_up(&ctx.config, url, &mut conn, &set, target).await?;
+    if let Some(path) = &backup {
+        println!("backed up to {}", path.display());
+    }
+    let mut options = ApplyOptions::from_config(&ctx.config);
+    options.backup_file = backup.as_ref().map(|p| p.display().to_string());
+    let report = apply::up(&mut conn, &set, target, &options)
+        .await
+        .inspect_err(|e| {
+            if let Some(hint) = hook::restore_hint(&ctx.config, e, backup.as_deref()) {
+                eprintln!("{hint}");
+            }
+        })?;
+    db::close(conn).await;
     print_report(&report, "apply");
     Ok(())
 }
@@ -63,7 +71,9 @@ async fn print_sql(
 ) -> anyhow::Result<()> {
     let applied = if let Some(url) = &ctx.config.database_url {
         let mut conn = db::connect(url).await?;
-        history::read(&mut conn).await?.unwrap_or_default()
+        let applied = history::read(&mut conn).await?.unwrap_or_default();
+        db::close(conn).await;
+        applied
     } else {
         println!("-- no database configured: assuming nothing is applied");
         Vec::new()

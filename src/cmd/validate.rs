@@ -19,6 +19,7 @@ pub async fn validate(ctx: &Context) -> anyhow::Result<()> {
         Some(url) => {
             let mut conn = db::connect(url).await?;
             let applied = history::read(&mut conn).await?.unwrap_or_default();
+            db::close(conn).await;
             found.extend(problems(&set, &applied).iter().map(ToString::to_string));
             Some(applied.len())
         }

@@ -24,12 +24,16 @@ pub enum Phase {
     CreateType,
     CreateSequence,
     CreateFunction,
+    /// Types that use functions (a domain CHECK calling one): after the functions.
+    CreateLateType,
     RenameTable,
     CreateTable,
     AlterTable,
     RecreateType,
     DropTable,
     DropSequence,
+    /// Types that use functions: dropped before the functions.
+    DropLateType,
     DropFunction,
     DropType,
     AddConstraint,

@@ -9,4 +9,4 @@ pub mod introspect;
 pub mod lock;
 pub mod nodelay;
 
-pub use connect::{connect, connect_with_retry};
+pub use connect::{close, connect, connect_with_retry};

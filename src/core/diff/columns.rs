@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::core::diff::types::refers_to;
 use crate::core::diff::{Ctx, Step, sql};
 use crate::core::hazard::{self, Hazard};
-use crate::core::order::Phase;
+use crate::core::order::{Change, Phase};
 use crate::core::render::quote_ident;
 use crate::core::schema::{Column, Identity, ObjectRef, QualifiedName, Table};
 
@@ -53,6 +54,7 @@ pub(crate) fn diff_columns(ctx: &mut Ctx<'_>, old: &Table, new: &Table) {
         drop_column(ctx, name, column);
     }
     suggest_renames(ctx, name, &dropped, &added);
+    diff_inherited_columns(ctx, old, new);
 }
 
 fn key(table: &QualifiedName, column: &str) -> String {
@@ -63,8 +65,101 @@ fn object(table: &QualifiedName, column: &str) -> String {
     format!("{table}.{}", quote_ident(column))
 }
 
+/// A column change; a child table's (partition, inheritor) runs after its parents' change
+/// of the same column, which PostgreSQL propagates to it.
 fn push(ctx: &mut Ctx<'_>, table: &QualifiedName, column: &str, step: Step) {
-    ctx.step(Phase::AlterTable, key(table, column), step);
+    let parents: Vec<String> = ctx
+        .to
+        .tables
+        .get(table)
+        .map(|t| parent_names(t).map(|p| key(p, column)).collect())
+        .unwrap_or_default();
+    ctx.push(Change::new(Phase::AlterTable, key(table, column), step).after(parents));
+}
+
+fn parent_names(table: &Table) -> impl Iterator<Item = &QualifiedName> {
+    table
+        .partition_of
+        .iter()
+        .map(|p| &p.parent)
+        .chain(&table.inherits)
+}
+
+/// The same column in the first parent that has it.
+fn parent_column<'a>(
+    tables: &'a BTreeMap<QualifiedName, Table>,
+    table: &Table,
+    column: &str,
+) -> Option<&'a Column> {
+    parent_names(table).find_map(|p| tables.get(p)?.column(column))
+}
+
+/// Statements that give a new child table's inherited columns their own NOT NULL and
+/// default where they differ from the parent's (`tables`: the side the child lives in).
+pub(crate) fn inherited_column_statements(
+    tables: &BTreeMap<QualifiedName, Table>,
+    table: &Table,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for column in table.columns.iter().filter(|c| !c.is_local) {
+        let Some(parent) = parent_column(tables, table, &column.name) else {
+            continue;
+        };
+        if column.not_null && !parent.not_null {
+            out.push(sql::alter_column(&table.name, &column.name, "SET NOT NULL"));
+        }
+        if column.default != parent.default {
+            out.push(default_statement(&table.name, column));
+        }
+    }
+    out
+}
+
+/// Columns a child takes from its parent keep their own NOT NULL and default: change them
+/// where the parent's change (which propagates) does not explain the child's.
+fn diff_inherited_columns(ctx: &mut Ctx<'_>, old: &Table, new: &Table) {
+    for column in new.columns.iter().filter(|c| !c.is_local) {
+        let Some(before) = old.column(&column.name).filter(|c| !c.is_local) else {
+            continue;
+        };
+        let (Some(p_old), Some(p_new)) = (
+            parent_column(&ctx.from.tables, old, &column.name),
+            parent_column(&ctx.to.tables, new, &column.name),
+        ) else {
+            continue;
+        };
+        let name = &new.name;
+        let explained_null = before.not_null == p_old.not_null && column.not_null == p_new.not_null;
+        if before.not_null != column.not_null && !explained_null {
+            let (up, down) = if column.not_null {
+                ("SET", "DROP")
+            } else {
+                ("DROP", "SET")
+            };
+            let step = Step::new(
+                format!(
+                    "{} not null on column {}",
+                    up.to_lowercase(),
+                    object(name, &column.name)
+                ),
+                vec![sql::alter_column(
+                    name,
+                    &column.name,
+                    &format!("{up} NOT NULL"),
+                )],
+                vec![sql::alter_column(
+                    name,
+                    &column.name,
+                    &format!("{down} NOT NULL"),
+                )],
+            );
+            push(ctx, name, &column.name, step);
+        }
+        let explained_default = before.default == p_old.default && column.default == p_new.default;
+        if before.default != column.default && !explained_default {
+            set_default(ctx, name, before, column);
+        }
+    }
 }
 
 fn rename_column(ctx: &mut Ctx<'_>, table: &QualifiedName, from: &str, to: &str) {
@@ -159,7 +254,52 @@ fn recreate(table: &QualifiedName, from: &Column, to: &Column) -> Vec<String> {
 
 /// `ALTER COLUMN ... TYPE t [COLLATE c] USING col::t`, with the default dropped before and
 /// set after (a default of the old type may not cast implicitly).
-fn type_statements(table: &QualifiedName, from: &Column, to: &Column) -> Vec<String> {
+/// `::text` (or `::text[]`) when PostgreSQL has no cast from one type to the other but both
+/// read and write text: enum to enum, numbers to dates and times.
+fn text_route(enums: &[&QualifiedName], from: &str, to: &str) -> &'static str {
+    let is_enum = |ty: &str| enums.iter().any(|n| refers_to(ty, n).is_some());
+    let base = |ty: &str| ty.trim_end_matches("[]").to_owned();
+    let numeric = [
+        "smallint",
+        "integer",
+        "bigint",
+        "numeric",
+        "real",
+        "double precision",
+    ]
+    .iter()
+    .any(|n| base(from).starts_with(n));
+    let temporal = ["timestamp", "date", "time", "interval"]
+        .iter()
+        .any(|n| base(to).starts_with(n));
+    let numeric_to = [
+        "smallint",
+        "integer",
+        "bigint",
+        "numeric",
+        "real",
+        "double precision",
+    ]
+    .iter()
+    .any(|n| base(to).starts_with(n));
+    let temporal_from = ["timestamp", "date", "time", "interval"]
+        .iter()
+        .any(|n| base(from).starts_with(n));
+    if !(is_enum(from) || numeric && temporal || numeric_to && temporal_from) {
+        ""
+    } else if from.ends_with("[]") {
+        "::text[]"
+    } else {
+        "::text"
+    }
+}
+
+fn type_statements(
+    table: &QualifiedName,
+    from: &Column,
+    to: &Column,
+    enums: &[&QualifiedName],
+) -> Vec<String> {
     let mut out = Vec::new();
     if from.default.is_some() {
         out.push(sql::alter_column(table, &to.name, "DROP DEFAULT"));
@@ -172,7 +312,8 @@ fn type_statements(table: &QualifiedName, from: &Column, to: &Column) -> Vec<Str
     let using = if from.data_type == to.data_type {
         String::new()
     } else {
-        format!(" USING {}::{}", quote_ident(&to.name), to.data_type)
+        let route = text_route(enums, &from.data_type, &to.data_type);
+        format!(" USING {}{route}::{}", quote_ident(&to.name), to.data_type)
     };
     out.push(sql::alter_column(
         table,
@@ -191,10 +332,11 @@ fn type_statements(table: &QualifiedName, from: &Column, to: &Column) -> Vec<Str
 
 fn alter_type(ctx: &mut Ctx<'_>, table: &QualifiedName, old: &Column, new: &Column) {
     let obj = object(table, &new.name);
+    let enums: Vec<&QualifiedName> = ctx.from.enums.keys().chain(ctx.to.enums.keys()).collect();
     let step = Step::new(
         format!("change type of column {obj} to {}", new.data_type),
-        type_statements(table, old, new),
-        type_statements(table, new, old),
+        type_statements(table, old, new, &enums),
+        type_statements(table, new, old, &enums),
     )
     .with_hazards(hazard::column_type_change(
         &obj,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::core::ddl;
 use crate::core::diff::{Ctx, Step, sql};
 use crate::core::order::Phase;
 use crate::core::render::{quote_ident, quote_literal};
@@ -78,10 +79,18 @@ pub(crate) fn diff_extensions(ctx: &mut Ctx<'_>) {
                 ctx.step(Phase::CreateExtension, key, step);
             }
             Some(old) if old != new => {
+                // There is rarely an update path back to an older version: recreate it.
+                let down = if old.version == new.version {
+                    alter_extension(new, old)
+                } else {
+                    let mut down = vec![format!("DROP EXTENSION {ident}")];
+                    down.extend(create_extension(old));
+                    down
+                };
                 let step = Step::new(
                     format!("alter extension {ident}"),
                     alter_extension(old, new),
-                    alter_extension(new, old),
+                    down,
                 );
                 ctx.step(Phase::CreateExtension, key, step);
             }
@@ -126,16 +135,7 @@ fn alter_extension(from: &Extension, to: &Extension) -> Vec<String> {
 }
 
 fn create_sequence(s: &Sequence) -> Vec<String> {
-    let unlogged = if s.unlogged { "UNLOGGED " } else { "" };
-    let mut out = vec![format!(
-        "CREATE {unlogged}SEQUENCE {} {}",
-        s.name,
-        sql::sequence_options(&s.options, true)
-    )];
-    if let Some(c) = &s.comment {
-        out.push(sql::comment(&format!("SEQUENCE {}", s.name), Some(c)));
-    }
-    out
+    ddl::create_sequence(s)
 }
 
 fn owned_by(s: &Sequence) -> String {
@@ -164,11 +164,7 @@ pub(crate) fn diff_sequences(ctx: &mut Ctx<'_>) {
                 );
                 ctx.step(Phase::CreateSequence, seq_key(name), step);
                 if new.owned_by.is_some() {
-                    let none = Sequence {
-                        owned_by: None,
-                        ..new.clone()
-                    };
-                    owner_change(ctx, &none, new);
+                    acquire_owner(ctx, new);
                 }
             }
             Some(old) => alter_sequence(ctx, old, new),
@@ -177,11 +173,7 @@ pub(crate) fn diff_sequences(ctx: &mut Ctx<'_>) {
     for (name, old) in &ctx.from.sequences {
         if !ctx.to.sequences.contains_key(name) {
             if old.owned_by.is_some() {
-                let none = Sequence {
-                    owned_by: None,
-                    ..old.clone()
-                };
-                owner_change(ctx, old, &none);
+                release_owner(ctx, old);
             }
             let step = Step::new(
                 format!("drop sequence {name}"),
@@ -193,20 +185,32 @@ pub(crate) fn diff_sequences(ctx: &mut Ctx<'_>) {
     }
 }
 
-/// OWNED BY changes run after tables are created (a new owner) or before they are dropped
-/// (a lost owner), so the sequence survives its table when the models keep it.
-fn owner_change(ctx: &mut Ctx<'_>, old: &Sequence, new: &Sequence) {
-    let phase = if new.owned_by.is_some() {
-        Phase::AddConstraint
-    } else {
-        Phase::DropConstraint
+/// A sequence loses its owner before tables are dropped (so it survives an owner that goes
+/// away) and gains one after tables are created.
+fn release_owner(ctx: &mut Ctx<'_>, old: &Sequence) {
+    let none = Sequence {
+        owned_by: None,
+        ..old.clone()
+    };
+    let step = Step::new(
+        format!("release sequence {} from its owner", old.name),
+        vec![owned_by(&none)],
+        vec![owned_by(old)],
+    );
+    ctx.step(Phase::DropConstraint, seq_key(&old.name), step);
+}
+
+fn acquire_owner(ctx: &mut Ctx<'_>, new: &Sequence) {
+    let none = Sequence {
+        owned_by: None,
+        ..new.clone()
     };
     let step = Step::new(
         format!("set owner of sequence {}", new.name),
         vec![owned_by(new)],
-        vec![owned_by(old)],
+        vec![owned_by(&none)],
     );
-    ctx.step(phase, seq_key(&new.name), step);
+    ctx.step(Phase::AddConstraint, seq_key(&new.name), step);
 }
 
 fn alter_sequence(ctx: &mut Ctx<'_>, old: &Sequence, new: &Sequence) {
@@ -240,7 +244,12 @@ fn alter_sequence(ctx: &mut Ctx<'_>, old: &Sequence, new: &Sequence) {
         ctx.step(Phase::CreateSequence, seq_key(name), step);
     }
     if old.owned_by != new.owned_by {
-        owner_change(ctx, old, new);
+        if old.owned_by.is_some() {
+            release_owner(ctx, old);
+        }
+        if new.owned_by.is_some() {
+            acquire_owner(ctx, new);
+        }
     }
     if old.comment != new.comment {
         let what = format!("SEQUENCE {name}");

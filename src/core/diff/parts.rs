@@ -3,10 +3,9 @@
 //! Creating a table is creating its parts, dropping one is dropping them (so the down script
 //! restores every part), and an altered table diffs its parts by key.
 
-use std::fmt::Write as _;
-
 use std::collections::BTreeMap;
 
+use crate::core::ddl;
 use crate::core::diff::{Ctx, Step};
 use crate::core::diff::{canonical_expression, sql};
 use crate::core::hazard::{self, Hazard};
@@ -28,6 +27,8 @@ pub(crate) struct Part {
     pub(crate) create_hazards: Vec<Hazard>,
     /// The table a foreign key references (rebuilt when that table's keys change).
     pub(crate) references: Option<QualifiedName>,
+    /// A foreign key's columns on both sides (rebuilt when one changes type).
+    pub(crate) fk_columns: Vec<(QualifiedName, String)>,
     /// Changing it is one statement (a comment), not a drop and a create.
     pub(crate) in_place: bool,
 }
@@ -90,8 +91,18 @@ fn constraint_part(table: &QualifiedName, c: &Constraint) -> Part {
         ),
         create_hazards,
         references: c.foreign_key.as_ref().map(|f| f.table.clone()),
+        fk_columns: fk_columns(table, c),
         in_place: false,
     }
+}
+
+fn fk_columns(table: &QualifiedName, c: &Constraint) -> Vec<(QualifiedName, String)> {
+    let Some(fk) = &c.foreign_key else {
+        return Vec::new();
+    };
+    let local = c.columns.iter().map(|col| (table.clone(), col.clone()));
+    let remote = fk.columns.iter().map(|col| (fk.table.clone(), col.clone()));
+    local.chain(remote).collect()
 }
 
 fn index_part(table: &QualifiedName, index: &Index) -> Part {
@@ -107,50 +118,19 @@ fn index_part(table: &QualifiedName, index: &Index) -> Part {
         fingerprint: format!("{:?}", (definition, &index.comment)),
         create_hazards: hazard::index_build(&object),
         references: None,
+        fk_columns: Vec::new(),
         in_place: false,
     }
 }
 
 fn policy_part(table: &QualifiedName, p: &Policy) -> Part {
-    let roles: Vec<String> = p
-        .roles
-        .iter()
-        .map(|r| {
-            if r == "public" {
-                "PUBLIC".to_owned()
-            } else {
-                quote_ident(r)
-            }
-        })
-        .collect();
-    let mut create = format!(
-        "CREATE POLICY {} ON {table} AS {} FOR {} TO {}",
-        quote_ident(&p.name),
-        if p.permissive {
-            "PERMISSIVE"
-        } else {
-            "RESTRICTIVE"
-        },
-        p.command.as_sql(),
-        roles.join(", ")
-    );
-    if let Some(using) = &p.using {
-        let _ = write!(create, " USING ({using})");
-    }
-    if let Some(check) = &p.with_check {
-        let _ = write!(create, " WITH CHECK ({check})");
-    }
-    let what = format!("POLICY {} ON {table}", quote_ident(&p.name));
-    let mut create = vec![create];
-    if let Some(comment) = &p.comment {
-        create.push(sql::comment(&what, Some(comment)));
-    }
+    let create = ddl::create_policy(table, p);
     Part {
         summary: format!("policy {} on {table}", quote_ident(&p.name)),
         create_phase: Phase::CreatePolicy,
         drop_phase: Phase::DropPolicy,
         create,
-        drop: vec![format!("DROP {what}")],
+        drop: vec![ddl::drop_policy(table, &p.name)],
         fingerprint: format!(
             "{:?}",
             (
@@ -164,6 +144,7 @@ fn policy_part(table: &QualifiedName, p: &Policy) -> Part {
         ),
         create_hazards: Vec::new(),
         references: None,
+        fk_columns: Vec::new(),
         in_place: false,
     }
 }
@@ -178,6 +159,7 @@ fn flag_part(table: &QualifiedName, summary: &str, on: &str, off: &str) -> Part 
         fingerprint: String::new(),
         create_hazards: Vec::new(),
         references: None,
+        fk_columns: Vec::new(),
         in_place: false,
     }
 }
@@ -214,6 +196,7 @@ fn comment_part(what: &str, summary: String, text: &str) -> Part {
         fingerprint: text.to_owned(),
         create_hazards: Vec::new(),
         references: None,
+        fk_columns: Vec::new(),
         in_place: true,
     }
 }
@@ -260,20 +243,20 @@ fn remove(ctx: &mut Ctx<'_>, table: &QualifiedName, key: &str, part: Part) {
     ctx.push(Change::new(part.drop_phase, format!("{table}:{key}"), step));
 }
 
-/// Diffs the parts of a table that exists on both sides. `rebuild_fk` says whether a foreign
-/// key must be recreated even though unchanged (its referenced key is being recreated).
+/// Diffs the parts of a table that exists on both sides. `rebuild` says whether an unchanged
+/// part must be recreated anyway (a foreign key whose referenced key or columns change).
 pub(crate) fn diff_parts(
     ctx: &mut Ctx<'_>,
     table: &QualifiedName,
     from: BTreeMap<String, Part>,
     mut to: BTreeMap<String, Part>,
-    rebuild_fk: &dyn Fn(&QualifiedName) -> bool,
+    rebuild: &dyn Fn(&Part) -> bool,
 ) {
     for (key, old) in from {
         match to.remove(&key) {
             None => remove(ctx, table, &key, old),
             Some(new) if new.fingerprint == old.fingerprint => {
-                if old.references.as_ref().is_some_and(rebuild_fk) {
+                if rebuild(&old) {
                     remove(ctx, table, &key, old);
                     add(ctx, table, &key, new);
                 }

@@ -13,6 +13,7 @@ use crate::core::schema::{ConstraintKind, ObjectRef, QualifiedName, Table};
 pub(crate) fn diff_tables(ctx: &mut Ctx<'_>) {
     let renames = table_renames(ctx);
     let rekeyed = rekeyed_tables(ctx, &renames);
+    let retyped = retyped_columns(ctx);
     let renamed_from: BTreeSet<&QualifiedName> = renames.iter().map(|(f, _)| f).collect();
     for (name, table) in &ctx.to.tables {
         let source = renames
@@ -20,7 +21,7 @@ pub(crate) fn diff_tables(ctx: &mut Ctx<'_>) {
             .find(|(_, t)| t == name)
             .map_or(name, |(f, _)| f);
         match ctx.from.tables.get(source) {
-            Some(old) => alter_table(ctx, old, table, &rekeyed),
+            Some(old) => alter_table(ctx, old, table, &rekeyed, &retyped),
             None => create_table(ctx, table),
         }
     }
@@ -82,6 +83,25 @@ fn rekeyed_tables(
     out
 }
 
+/// Columns whose type changes: foreign keys on them are dropped first and recreated after.
+fn retyped_columns(ctx: &Ctx<'_>) -> BTreeSet<(QualifiedName, String)> {
+    let mut out = BTreeSet::new();
+    for (name, new) in &ctx.to.tables {
+        let Some(old) = ctx.from.tables.get(name) else {
+            continue;
+        };
+        for column in &new.columns {
+            if old
+                .column(&column.name)
+                .is_some_and(|c| c.data_type != column.data_type)
+            {
+                out.insert((name.clone(), column.name.clone()));
+            }
+        }
+    }
+    out
+}
+
 fn table_key(name: &QualifiedName) -> String {
     format!("table:{name}")
 }
@@ -99,9 +119,11 @@ fn parents(table: &Table) -> Vec<String> {
 
 fn create_table(ctx: &mut Ctx<'_>, table: &Table) {
     let name = &table.name;
+    let mut up = vec![sql::create_table(table)];
+    up.extend(columns::inherited_column_statements(&ctx.to.tables, table));
     let step = Step::new(
         format!("create table {name}"),
-        vec![sql::create_table(table)],
+        up,
         vec![sql::drop_table(table)],
     );
     ctx.push(Change::new(Phase::CreateTable, table_key(name), step).after(parents(table)));
@@ -110,10 +132,15 @@ fn create_table(ctx: &mut Ctx<'_>, table: &Table) {
 
 fn drop_table(ctx: &mut Ctx<'_>, table: &Table) {
     let name = &table.name;
+    let mut down = vec![sql::create_table(table)];
+    down.extend(columns::inherited_column_statements(
+        &ctx.from.tables,
+        table,
+    ));
     let step = Step::new(
         format!("drop table {name}"),
         vec![sql::drop_table(table)],
-        vec![sql::create_table(table)],
+        down,
     )
     .with_hazards(hazard::drop_table(&name.to_string()));
     // Children (partitions, inheritors) are dropped before their parent.
@@ -129,7 +156,13 @@ fn drop_table(ctx: &mut Ctx<'_>, table: &Table) {
     ctx.rebuilt.insert(ObjectRef::Table(name.clone()));
 }
 
-fn alter_table(ctx: &mut Ctx<'_>, old: &Table, new: &Table, rekeyed: &BTreeSet<QualifiedName>) {
+fn alter_table(
+    ctx: &mut Ctx<'_>,
+    old: &Table,
+    new: &Table,
+    rekeyed: &BTreeSet<QualifiedName>,
+    retyped: &BTreeSet<(QualifiedName, String)>,
+) {
     let name = &new.name;
     if old.name != new.name {
         rename_table(ctx, old, new);
@@ -138,7 +171,10 @@ fn alter_table(ctx: &mut Ctx<'_>, old: &Table, new: &Table, rekeyed: &BTreeSet<Q
     alter_partitioning(ctx, old, new);
     alter_inheritance(ctx, old, new);
     columns::diff_columns(ctx, old, new);
-    let rebuild = |t: &QualifiedName| rekeyed.contains(t);
+    let rebuild = |p: &parts::Part| {
+        p.references.as_ref().is_some_and(|t| rekeyed.contains(t))
+            || p.fk_columns.iter().any(|c| retyped.contains(c))
+    };
     parts::diff_parts(ctx, name, table_parts(old), table_parts(new), &rebuild);
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::core::ddl;
 use crate::core::diff::{Ctx, Step, sql};
 use crate::core::order::{Change, Phase};
 use crate::core::render::quote_ident;
@@ -22,17 +23,10 @@ fn kind(v: &View) -> &'static str {
 }
 
 fn create_view(v: &View) -> Vec<String> {
-    let with = if v.options.is_empty() {
-        String::new()
-    } else {
-        format!(" WITH ({})", v.options.join(", "))
-    };
-    let query = v.definition.trim().trim_end_matches(';');
-    let mut out = vec![format!("CREATE {} {}{with} AS {query}", kind(v), v.name)];
+    let mut out = ddl::create_view(v, true);
     for index in v.indexes.values() {
-        out.extend(sql::create_index(&v.name, index));
+        out.extend(ddl::create_index(&v.name.schema, index));
     }
-    out.extend(comments(v));
     out
 }
 
@@ -51,7 +45,7 @@ fn comments(v: &View) -> Vec<String> {
 }
 
 fn drop_view(v: &View) -> Vec<String> {
-    vec![format!("DROP {} {}", kind(v), v.name)]
+    vec![ddl::drop_view(v)]
 }
 
 fn view_deps(v: &View) -> Vec<String> {

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Benchmark: `migrated db backup` / `db restore` against pg_dump and pg_restore, on the same
+# ~300 MB database in the same run. Prints time (median of RUNS) and size for each.
+#
+#   BENCH_DATABASE_URL  an admin URL of the server to use (a database that exists)
+#                       [default: postgres://postgres@127.0.0.1:5432/postgres]
+#   RUNS                runs per tool [default: 3]
+#   SCALE               pgbench scale [default: 20]
+#   JOBS                backup.jobs and pg_dump/pg_restore -j [default: 2]
+#   MIGRATED            the binary [default: target/release/migrated, built if missing]
+#
+# The database `bench_backup` and its restore targets `bench_backup_r*` are dropped at the end.
+set -euo pipefail
+
+ADMIN_URL=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+RUNS=${RUNS:-3}
+SCALE=${SCALE:-20}
+JOBS=${JOBS:-2}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+MIGRATED=${MIGRATED:-$ROOT/target/release/migrated}
+DB=bench_backup
+WORK=$(mktemp -d /tmp/bench-backup.XXXXXX)
+
+url_for() { # the admin URL with another database name
+    python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(u.urlunparse(p._replace(path="/" + sys.argv[2])))' "$ADMIN_URL" "$1"
+}
+DB_URL=$(url_for "$DB")
+
+cleanup() {
+    for d in "$DB" "${DB}_r1" "${DB}_r2" "${DB}_r3"; do
+        psql -X -q -d "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if [[ ! -x $MIGRATED ]]; then
+    (cd "$ROOT" && cargo build --release --quiet)
+fi
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+size_of() { du -sb "$1" | cut -f1; }
+mb() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
+
+fresh_db() {
+    psql -X -q -d "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null
+    psql -X -q -d "$ADMIN_URL" -c "CREATE DATABASE $1 TEMPLATE template0" >/dev/null
+}
+
+echo "building the database (pgbench -i -s $SCALE plus a text/jsonb table)..." >&2
+fresh_db "$DB"
+pgbench -i -s "$SCALE" -q "$DB_URL" >/dev/null 2>&1
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB_URL" <<'SQL'
+CREATE TABLE docs (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    title text NOT NULL,
+    body text,
+    meta jsonb,
+    created timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO docs (title, body, meta)
+SELECT 'document ' || i,
+       repeat(md5(i::text) || ' lorem ipsum dolor sit amet ', 1 + i % 8),
+       jsonb_build_object('id', i, 'tags', jsonb_build_array('a' || i % 10, 'b' || i % 7),
+                          'score', (i % 1000) / 10.0, 'ok', i % 2 = 0)
+  FROM generate_series(1, 300000) AS i;
+CREATE INDEX docs_created_idx ON docs (created);
+VACUUM ANALYZE;
+SQL
+DB_SIZE=$(psql -X -At -d "$DB_URL" -c "SELECT pg_database_size(current_database())")
+echo "database: $(mb "$DB_SIZE") MB, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+declare -A TIMES SIZES
+
+# Runs `$2...` RUNS times, recording the median time under name $1 and the size of $OUT.
+measure() {
+    local name=$1; shift
+    local times=()
+    for _ in $(seq "$RUNS"); do
+        rm -rf "$OUT"
+        local t0; t0=$(now)
+        "$@"
+        times+=("$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.3f", b - a}')")
+    done
+    TIMES[$name]=$(printf '%s\n' "${times[@]}" | median)
+    SIZES[$name]=$(size_of "$OUT")
+    echo "  $name: ${times[*]} s" >&2
+}
+
+migrated_backup() {
+    MIGRATED_BACKUP_JOBS=$JOBS MIGRATED_BACKUP_LEVEL=6 DATABASE_URL=$DB_URL \
+        "$MIGRATED" db backup -o "$OUT" >/dev/null
+}
+pg_dump_gzip() { pg_dump -d "$DB_URL" | gzip -6 >"$OUT"; }
+pg_dump_fc() { pg_dump -Fc -d "$DB_URL" -f "$OUT"; }
+pg_dump_fd() { pg_dump -Fd -j "$JOBS" -d "$DB_URL" -f "$OUT"; }
+
+echo "backups ($RUNS runs each):" >&2
+OUT=$WORK/migrated.sql.gz measure "migrated db backup" migrated_backup
+OUT=$WORK/plain.sql.gz measure "pg_dump | gzip -6" pg_dump_gzip
+OUT=$WORK/custom.dump measure "pg_dump -Fc" pg_dump_fc
+OUT=$WORK/dir.dump measure "pg_dump -Fd -j$JOBS" pg_dump_fd
+
+# Restores into a fresh database each run (creation not timed).
+restore_runs() {
+    local name=$1; shift
+    local times=() i=0
+    for _ in $(seq "$RUNS"); do
+        i=$((i + 1))
+        fresh_db "${DB}_r$i"
+        local target; target=$(url_for "${DB}_r$i")
+        local t0; t0=$(now)
+        "$@" "$target"
+        times+=("$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.3f", b - a}')")
+    done
+    TIMES[$name]=$(printf '%s\n' "${times[@]}" | median)
+    echo "  $name: ${times[*]} s" >&2
+}
+migrated_restore() { DATABASE_URL=$1 "$MIGRATED" db restore "$WORK/migrated.sql.gz" >/dev/null; }
+psql_restore() { gunzip -c "$WORK/plain.sql.gz" | psql -X -q -v ON_ERROR_STOP=1 -d "$1" >/dev/null; }
+pg_restore_j() { pg_restore -j "$JOBS" -d "$1" "$WORK/custom.dump"; }
+
+echo "restores ($RUNS runs each):" >&2
+restore_runs "migrated db restore" migrated_restore
+restore_runs "gunzip -c | psql" psql_restore
+restore_runs "pg_restore -j$JOBS (from -Fc)" pg_restore_j
+
+printf '\n%-32s %10s %12s %12s\n' "backup" "time (s)" "size (MB)" "MB/s (db)"
+for name in "migrated db backup" "pg_dump | gzip -6" "pg_dump -Fc" "pg_dump -Fd -j$JOBS"; do
+    printf '%-32s %10s %12s %12s\n' "$name" "${TIMES[$name]}" "$(mb "${SIZES[$name]}")" \
+        "$(awk -v s="$DB_SIZE" -v t="${TIMES[$name]}" 'BEGIN {printf "%.0f", s / 1048576 / t}')"
+done
+printf '\n%-32s %10s\n' "restore" "time (s)"
+for name in "migrated db restore" "gunzip -c | psql" "pg_restore -j$JOBS (from -Fc)"; do
+    printf '%-32s %10s\n' "$name" "${TIMES[$name]}"
+done
+awk -v m="${TIMES["migrated db backup"]}" -v c="${TIMES["pg_dump -Fc"]}" \
+    -v ms="${SIZES["migrated db backup"]}" -v cs="${SIZES["pg_dump -Fc"]}" \
+    -v r="${TIMES["migrated db restore"]}" -v pr="${TIMES["pg_restore -j$JOBS (from -Fc)"]}" \
+    'BEGIN {
+        printf "\nbackup throughput vs pg_dump -Fc: %.2fx (target >= 2x); size: %.2fx (target <= 1.1x)\n", c / m, ms / cs
+        printf "restore time vs pg_restore -j: %.2fx (target <= 1x)\n", r / pr
+    }'

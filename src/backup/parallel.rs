@@ -1,0 +1,241 @@
+//! Parallel restore into an EMPTY database (`jobs` > 1, no `--clean`): the statements before
+//! the first COPY (pre-data) run in one transaction; the COPY blocks are fed to `jobs`
+//! connections at once, each table its own transaction; the statements after them
+//! (post-data: keys, indexes, constraints, sequence values) run in one transaction once every
+//! COPY has finished.
+//!
+//! Not one transaction, so a failure is undone differently: the target was empty, so every
+//! object is dropped again (`clean::drop_all`) and the target is left as it was. Only a
+//! process killed mid-way leaves a partly restored database (the single-transaction restore
+//! is used whenever the target is not empty, i.e. with `--clean`).
+
+use anyhow::{Context as _, bail};
+use sqlx::{Connection as _, PgConnection};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::restore::{Op, RestoreReport, located};
+
+/// COPY chunks (about 1 MiB each) queued per worker: bounds memory while letting the reader
+/// run ahead of a slow table.
+const QUEUE: usize = 96;
+
+/// What a worker connection is told.
+enum Work {
+    Copy { sql: String, line: usize },
+    Data(Vec<u8>),
+    End,
+}
+
+struct Worker {
+    tx: mpsc::Sender<Work>,
+    handle: JoinHandle<anyhow::Result<(u64, u64)>>,
+}
+
+/// The executor's state: the main connection and, during the data section, the workers.
+struct Parallel<'a> {
+    url: &'a str,
+    jobs: usize,
+    main: &'a mut PgConnection,
+    /// `SET` / `set_config` statements seen so far, replayed on every worker connection.
+    session: Vec<String>,
+    workers: Vec<Worker>,
+    in_transaction: bool,
+    report: RestoreReport,
+}
+
+/// Runs the script's operations; the caller undoes everything on error.
+pub(crate) async fn execute(
+    url: &str,
+    main: &mut PgConnection,
+    rx: &mut mpsc::Receiver<Op>,
+    jobs: usize,
+) -> anyhow::Result<RestoreReport> {
+    let mut p = Parallel {
+        url,
+        jobs,
+        main,
+        session: Vec::new(),
+        workers: Vec::new(),
+        in_transaction: false,
+        report: RestoreReport::default(),
+    };
+    let result = p.run(rx).await;
+    // A worker's own error is the cause of a main loop that found it gone.
+    p.join_workers().await?;
+    result?;
+    p.commit().await?;
+    Ok(p.report)
+}
+
+impl Parallel<'_> {
+    async fn run(&mut self, rx: &mut mpsc::Receiver<Op>) -> anyhow::Result<()> {
+        while let Some(op) = rx.recv().await {
+            match op {
+                Op::Statement { sql, line } => self.statement(sql, line).await?,
+                Op::Copy { sql, line } => self.copy(rx, sql, line).await?,
+                Op::Data(_) | Op::CopyEnd => bail!("BUG: COPY data outside a COPY"),
+            }
+        }
+        Ok(())
+    }
+
+    async fn statement(&mut self, sql: String, line: usize) -> anyhow::Result<()> {
+        // Post-data needs every table loaded.
+        self.join_workers().await?;
+        if !self.in_transaction {
+            sqlx::raw_sql("BEGIN").execute(&mut *self.main).await?;
+            self.in_transaction = true;
+        }
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&mut *self.main)
+            .await
+            .map_err(|e| located(&e, &sql, line, None))?;
+        if is_session_setting(&sql) {
+            self.session.push(sql);
+        }
+        self.report.statements += 1;
+        Ok(())
+    }
+
+    async fn copy(
+        &mut self,
+        rx: &mut mpsc::Receiver<Op>,
+        sql: String,
+        line: usize,
+    ) -> anyhow::Result<()> {
+        // The tables must be visible to the workers' connections.
+        self.commit().await?;
+        if self.workers.is_empty() {
+            for _ in 0..self.jobs {
+                let conn = self.connect_worker().await?;
+                let (tx, wrx) = mpsc::channel(QUEUE);
+                let handle = tokio::spawn(work(conn, wrx));
+                self.workers.push(Worker { tx, handle });
+            }
+        }
+        // The least busy worker takes the table.
+        let worker = self
+            .workers
+            .iter()
+            .max_by_key(|w| w.tx.capacity())
+            .context("BUG: no restore worker")?;
+        let gone = || anyhow::anyhow!("a restore worker stopped");
+        worker
+            .tx
+            .send(Work::Copy { sql, line })
+            .await
+            .map_err(|_| gone())?;
+        loop {
+            match rx.recv().await {
+                Some(Op::Data(bytes)) => worker
+                    .tx
+                    .send(Work::Data(bytes))
+                    .await
+                    .map_err(|_| gone())?,
+                Some(Op::CopyEnd) => break,
+                Some(_) => bail!("BUG: statement inside COPY"),
+                None => bail!("the input ended inside the COPY data that starts on line {line}"),
+            }
+        }
+        worker.tx.send(Work::End).await.map_err(|_| gone())?;
+        Ok(())
+    }
+
+    async fn connect_worker(&self) -> anyhow::Result<PgConnection> {
+        let mut conn = PgConnection::connect(self.url)
+            .await
+            .context("connecting a restore worker")?;
+        for sql in &self.session {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+                .execute(&mut conn)
+                .await
+                .context("setting up a restore worker")?;
+        }
+        Ok(conn)
+    }
+
+    /// Waits for every COPY in flight; the first worker error wins.
+    async fn join_workers(&mut self) -> anyhow::Result<()> {
+        let mut first = None;
+        for worker in self.workers.drain(..) {
+            drop(worker.tx);
+            match worker
+                .handle
+                .await
+                .context("BUG: restore worker panicked")?
+            {
+                Ok((tables, rows)) => {
+                    self.report.tables += tables;
+                    self.report.rows += rows;
+                }
+                Err(e) => first = first.or(Some(e)),
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    async fn commit(&mut self) -> anyhow::Result<()> {
+        if self.in_transaction {
+            sqlx::raw_sql("COMMIT")
+                .execute(&mut *self.main)
+                .await
+                .context("committing the restore")?;
+            self.in_transaction = false;
+        }
+        Ok(())
+    }
+}
+
+/// One worker connection: runs the COPY blocks it is given, one after the other.
+async fn work(mut conn: PgConnection, mut rx: mpsc::Receiver<Work>) -> anyhow::Result<(u64, u64)> {
+    let (mut tables, mut rows) = (0, 0);
+    while let Some(Work::Copy { sql, line }) = rx.recv().await {
+        let mut copy = conn
+            .copy_in_raw(&sql)
+            .await
+            .map_err(|e| located(&e, &sql, line, None))?;
+        loop {
+            match rx.recv().await {
+                Some(Work::Data(bytes)) => {
+                    copy.send(bytes)
+                        .await
+                        .map_err(|e| located(&e, &sql, line, Some(line)))?;
+                }
+                Some(Work::End) => break,
+                Some(Work::Copy { .. }) | None => {
+                    let _ = copy.abort("the restore stopped").await;
+                    bail!("the restore stopped inside the COPY that starts on line {line}");
+                }
+            }
+        }
+        rows += copy
+            .finish()
+            .await
+            .map_err(|e| located(&e, &sql, line, Some(line)))?;
+        tables += 1;
+    }
+    Ok((tables, rows))
+}
+
+/// `SET ...` or `SELECT pg_catalog.set_config(...)`: session state the workers need too.
+fn is_session_setting(sql: &str) -> bool {
+    let lower = super::split::strip_comments(sql).to_ascii_lowercase();
+    (lower.starts_with("set ") && !lower.starts_with("set constraints"))
+        || lower.starts_with("select pg_catalog.set_config(")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_session_setting_recognizes_set_and_set_config() {
+        assert!(is_session_setting("SET client_encoding = 'UTF8'"));
+        assert!(is_session_setting(
+            "SELECT pg_catalog.set_config('search_path', '', false)"
+        ));
+        assert!(!is_session_setting("SELECT 1"));
+        assert!(!is_session_setting("CREATE TABLE settings (x int)"));
+    }
+}
