@@ -17,7 +17,12 @@
 //! - `cargo test --test conformance` runs a fixed sample (every 10th case) and asserts the
 //!   pass-rate floor measured for it.
 //! - `CONFORMANCE=full cargo test --release --test conformance -- --nocapture` runs every
-//!   case (~1,200; a few minutes with 4 cases at a time).
+//!   case (1,280 listed, 1,221 that apply; 15 minutes with 4 cases at a time on 2 busy
+//!   cores). Measured 2026-11-21: 1192 passed, 29 failed (97.6%). Failing categories:
+//!   partition index/constraint attachment and naming (pg-schema-diff `partitioned_index`,
+//!   `partitioned_table`, `local_partition_index`: 18), partition-key changes (reported as
+//!   unsupported, the table must be recreated: 9), a collation object (unsupported kind:
+//!   1), identity options below the sequence's current value (1).
 //! - `CONFORMANCE_FILTER=<substring>[,<substring>...]` runs only the matching cases (e.g.
 //!   `views/`).
 
@@ -39,8 +44,9 @@ use migrated::core::hints::RenameHints;
 use migrated::core::schema::Schema;
 use sqlx::{Connection as _, PgConnection};
 
-/// Pass rate (percent of the cases that apply cleanly) the sample must reach; measured.
-const SAMPLE_FLOOR_PERCENT: f64 = 90.0;
+/// Pass rate (percent of the cases that apply cleanly) the sample must reach. Measured
+/// 2026-11-21: sample 121 of 123 (98.4%), full run 1192 of 1221 (97.6%).
+const SAMPLE_FLOOR_PERCENT: f64 = 95.0;
 const CONCURRENCY: usize = 4;
 const CASE_TIMEOUT: Duration = Duration::from_mins(2);
 
