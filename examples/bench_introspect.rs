@@ -3,6 +3,7 @@
 //!
 //! `cargo run --release --example bench_introspect -- URL [RUNS]` prints one line per run
 //! (`introspect_ms=<ms>`) and the median; `... -- URL json` prints the schema instead.
+//! With `BENCH_TRACE=1`, each catalog query's time goes to stderr.
 
 #![allow(clippy::disallowed_methods)] // an I/O edge: reads the clock to time runs
 
@@ -17,6 +18,13 @@ async fn main() -> anyhow::Result<()> {
         .next()
         .ok_or_else(|| anyhow::anyhow!("usage: bench_introspect URL [RUNS|json]"))?;
     let mode = args.next().unwrap_or_else(|| "5".to_owned());
+    if std::env::var_os("BENCH_TRACE").is_some() {
+        // Per-query timings from db::introspect's debug events.
+        tracing_subscriber::fmt()
+            .with_env_filter("migrated::db::introspect=debug")
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let mut conn = sqlx::PgConnection::connect(&url).await?;
     if mode == "json" {
         let schema = migrated::db::introspect::introspect(&mut conn).await?;

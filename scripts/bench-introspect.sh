@@ -23,11 +23,12 @@ bench=target/release/examples/bench_introspect
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 create_schema() { # url n
-    psql "$1" -X -q -v ON_ERROR_STOP=1 -v n="$2" <<'SQL'
+    psql "$1" -X -q -o /dev/null -v ON_ERROR_STOP=1 -v n="$2" <<'SQL'
+SELECT set_config('bench.n', :'n', false);
 DO $$
 DECLARE i int;
 BEGIN
-  FOR i IN 1 .. :n LOOP
+  FOR i IN 1 .. current_setting('bench.n')::int LOOP
     EXECUTE format(
       'CREATE TABLE t%s (
          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -21,6 +21,9 @@ pub struct LogTargets<'a> {
     pub level: &'a str,
     /// The daemon's log folder; `None` for one-shot commands.
     pub file_dir: Option<&'a Path>,
+    /// The daemon's events are its output: they go to stdout. Other commands keep stdout
+    /// for results and log to stderr.
+    pub to_stdout: bool,
 }
 
 /// Installs the global subscriber. Call once.
@@ -33,13 +36,22 @@ pub fn init(
             .unwrap_or_else(|_| EnvFilter::new("info"))
     };
     let json = targets.format == LogFormat::Json;
-    let stderr = fmt::layer().with_writer(std::io::stderr).with_target(false);
-    let stderr = if json {
-        stderr.json().flatten_event(true).boxed()
-    } else {
-        stderr.boxed()
+    let console = fmt::layer().with_target(false);
+    let console = match (targets.to_stdout, json) {
+        (true, true) => console
+            .with_writer(std::io::stdout)
+            .json()
+            .flatten_event(true)
+            .boxed(),
+        (true, false) => console.with_writer(std::io::stdout).boxed(),
+        (false, true) => console
+            .with_writer(std::io::stderr)
+            .json()
+            .flatten_event(true)
+            .boxed(),
+        (false, false) => console.with_writer(std::io::stderr).boxed(),
     };
-    let registry = tracing_subscriber::registry().with(stderr.with_filter(filter()));
+    let registry = tracing_subscriber::registry().with(console.with_filter(filter()));
     let Some(dir) = targets.file_dir else {
         registry
             .try_init()

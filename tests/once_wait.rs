@@ -144,3 +144,58 @@ fn once_sigterm_while_waiting_exits_promptly_without_command() {
 fn once_sigint_while_waiting_exits_promptly_without_command() {
     signal_while_waiting("INT");
 }
+
+#[tokio::test]
+async fn once_sigterm_while_applying_finishes_migration_then_exits_without_command() {
+    let p = Project::new("once_sig_apply").await;
+    add_migration(
+        &p,
+        "20260101000000",
+        "slow",
+        "CREATE TABLE slow_a (id int);\nSELECT pg_sleep(1.5);\n",
+        "DROP TABLE slow_a;\n",
+    );
+    let mut child = p
+        .command(&["--once", "--", "touch", "started"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the migration is running on the server, then signal.
+    let mut running = false;
+    for _ in 0..500 {
+        let n =
+            p.db.scalar_i64(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND query LIKE '%pg_sleep(1.5)%' \
+                 AND pid <> pg_backend_pid()",
+            )
+            .await;
+        if n > 0 {
+            running = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(running, "the migration never started");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = wait_bounded(&mut child, Duration::from_secs(30));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("received SIGTERM while applying migrations"),
+        "{stderr}"
+    );
+    // The migration in flight completed and is recorded; the command was not started.
+    assert_eq!(
+        p.db.scalar_i64("SELECT count(*) FROM _sqlx_migrations WHERE success")
+            .await,
+        1
+    );
+    assert!(!p.path("started").exists(), "the command must not start");
+}

@@ -33,6 +33,8 @@ pub mod watch;
 /// Everything a command may need from the process, read once at the edge.
 pub struct Context {
     pub config: Config,
+    /// The global flags, for re-resolving the config (the watcher's SIGHUP).
+    pub flags: GlobalArgs,
     pub env: BTreeMap<String, String>,
     pub cwd: PathBuf,
 }
@@ -58,6 +60,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             format: config.log_format,
             level: &config.log_level,
             file_dir: is_daemon.then_some(config.logs_dir.as_path()),
+            to_stdout: is_daemon,
         },
         env.get("MIGRATED_LOG")
             .or_else(|| env.get("RUST_LOG"))
@@ -67,7 +70,12 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let ctx = Context { config, env, cwd };
+    let ctx = Context {
+        config,
+        flags: cli.global.clone(),
+        env,
+        cwd,
+    };
     let result = runtime.block_on(dispatch(cli, ctx, guard));
     // Let background tasks (connections, copy streams) wind down without blocking forever.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));

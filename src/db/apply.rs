@@ -206,8 +206,20 @@ pub async fn down(
 
 /// Creates `_sqlx_migrations` and `migrated_events` unless they exist. Call under the lock.
 pub async fn ensure_tables(conn: &mut PgConnection) -> anyhow::Result<()> {
-    history::ensure_table(conn).await?;
-    events::ensure_table(conn).await
+    // Both in one message: one round trip.
+    let sql = format!("{};\n{}", history::CREATE, events::CREATE);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(conn)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "creating {} and {}: {}",
+                history::TABLE,
+                events::TABLE,
+                super::connect::describe(&e)
+            )
+        })?;
+    Ok(())
 }
 
 /// Carries out a plan. The caller holds the migration lock and has created the tables
@@ -249,11 +261,14 @@ async fn set_lock_timeout(
     conn: &mut PgConnection,
     timeout: Duration,
 ) -> Result<String, sqlx::Error> {
-    let ms = format!("{}ms", timeout.as_millis());
-    sqlx::query_scalar("SELECT current_setting('lock_timeout') FROM (SELECT set_config('lock_timeout', $1, false)) s")
-        .bind(ms)
-        .fetch_one(conn)
-        .await
+    let previous: String = sqlx::query_scalar("SELECT current_setting('lock_timeout')")
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::query("SELECT set_config('lock_timeout', $1, false)")
+        .bind(format!("{}ms", timeout.as_millis()))
+        .execute(conn)
+        .await?;
+    Ok(previous)
 }
 
 async fn restore_lock_timeout(conn: &mut PgConnection, previous: &str) {

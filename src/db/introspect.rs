@@ -148,10 +148,18 @@ impl Builder {
 
 /// Runs one catalog query (built from constant fragments, no values) and returns its rows.
 async fn fetch(conn: &mut PgConnection, what: &str, sql: String) -> anyhow::Result<Vec<PgRow>> {
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    let start = std::time::Instant::now();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .fetch_all(conn)
         .await
-        .with_context(|| format!("reading {what} from pg_catalog"))
+        .with_context(|| format!("reading {what} from pg_catalog"))?;
+    tracing::debug!(
+        what,
+        rows = rows.len(),
+        elapsed_ms = start.elapsed().as_millis(),
+        "introspection query"
+    );
+    Ok(rows)
 }
 
 /// A column of a catalog row, with the column's name in the error.

@@ -8,6 +8,7 @@
 //! `migration.blocked`, `backup.created`, `migration.applied`, `migration.failed`,
 //! `draft.committed`, `watcher.stopped`, plus `database.unavailable` / `database.reconnected`.
 
+pub mod daemon;
 pub mod files;
 pub mod signals;
 
