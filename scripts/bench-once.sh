@@ -20,8 +20,13 @@ runs="${RUNS:-30}"
 db="migrated_bench_$$"
 
 # --- tools -------------------------------------------------------------------------------
-cargo build --quiet --release --bin migrated
-migrated="$root/target/release/migrated"
+# MIGRATED_BIN: an already built release binary (skips the build).
+if [ -n "${MIGRATED_BIN:-}" ]; then
+  migrated="$MIGRATED_BIN"
+else
+  cargo build --quiet --release --bin migrated
+  migrated="$root/target/release/migrated"
+fi
 
 sqlx="${SQLX:-$HOME/.cargo/bin/sqlx}"
 if [ ! -x "$sqlx" ]; then
