@@ -140,6 +140,7 @@ fixtures!(
     collation,
     view_dependent_column,
     view_change,
+    view_append_column,
     materialized_view,
     function_change,
     trigger,

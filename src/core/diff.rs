@@ -11,6 +11,7 @@ mod routines;
 mod sql;
 mod tables;
 mod types;
+mod view_columns;
 mod views;
 
 use std::collections::BTreeSet;

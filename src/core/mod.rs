@@ -9,6 +9,7 @@ pub mod diff;
 pub mod generate;
 pub mod hazard;
 pub mod hints;
+pub mod lint;
 pub mod migration;
 pub mod models;
 pub mod order;

@@ -206,8 +206,20 @@ pub async fn down(
 
 /// Creates `_sqlx_migrations` and `migrated_events` unless they exist. Call under the lock.
 pub async fn ensure_tables(conn: &mut PgConnection) -> anyhow::Result<()> {
-    history::ensure_table(conn).await?;
-    events::ensure_table(conn).await
+    // Both in one message: one round trip.
+    let sql = format!("{};\n{}", history::CREATE, events::CREATE);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(conn)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "creating {} and {}: {}",
+                history::TABLE,
+                events::TABLE,
+                super::connect::describe(&e)
+            )
+        })?;
+    Ok(())
 }
 
 /// Carries out a plan. The caller holds the migration lock and has created the tables

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::core::ddl;
 use crate::core::diff::{Ctx, Step, sql};
 use crate::core::order::Phase;
 use crate::core::render::{quote_ident, quote_literal};
@@ -134,16 +135,7 @@ fn alter_extension(from: &Extension, to: &Extension) -> Vec<String> {
 }
 
 fn create_sequence(s: &Sequence) -> Vec<String> {
-    let unlogged = if s.unlogged { "UNLOGGED " } else { "" };
-    let mut out = vec![format!(
-        "CREATE {unlogged}SEQUENCE {} {}",
-        s.name,
-        sql::sequence_options(&s.options, true)
-    )];
-    if let Some(c) = &s.comment {
-        out.push(sql::comment(&format!("SEQUENCE {}", s.name), Some(c)));
-    }
-    out
+    ddl::create_sequence(s)
 }
 
 fn owned_by(s: &Sequence) -> String {

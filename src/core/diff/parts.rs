@@ -3,10 +3,9 @@
 //! Creating a table is creating its parts, dropping one is dropping them (so the down script
 //! restores every part), and an altered table diffs its parts by key.
 
-use std::fmt::Write as _;
-
 use std::collections::BTreeMap;
 
+use crate::core::ddl;
 use crate::core::diff::{Ctx, Step};
 use crate::core::diff::{canonical_expression, sql};
 use crate::core::hazard::{self, Hazard};
@@ -125,45 +124,13 @@ fn index_part(table: &QualifiedName, index: &Index) -> Part {
 }
 
 fn policy_part(table: &QualifiedName, p: &Policy) -> Part {
-    let roles: Vec<String> = p
-        .roles
-        .iter()
-        .map(|r| {
-            if r == "public" {
-                "PUBLIC".to_owned()
-            } else {
-                quote_ident(r)
-            }
-        })
-        .collect();
-    let mut create = format!(
-        "CREATE POLICY {} ON {table} AS {} FOR {} TO {}",
-        quote_ident(&p.name),
-        if p.permissive {
-            "PERMISSIVE"
-        } else {
-            "RESTRICTIVE"
-        },
-        p.command.as_sql(),
-        roles.join(", ")
-    );
-    if let Some(using) = &p.using {
-        let _ = write!(create, " USING ({using})");
-    }
-    if let Some(check) = &p.with_check {
-        let _ = write!(create, " WITH CHECK ({check})");
-    }
-    let what = format!("POLICY {} ON {table}", quote_ident(&p.name));
-    let mut create = vec![create];
-    if let Some(comment) = &p.comment {
-        create.push(sql::comment(&what, Some(comment)));
-    }
+    let create = ddl::create_policy(table, p);
     Part {
         summary: format!("policy {} on {table}", quote_ident(&p.name)),
         create_phase: Phase::CreatePolicy,
         drop_phase: Phase::DropPolicy,
         create,
-        drop: vec![format!("DROP {what}")],
+        drop: vec![ddl::drop_policy(table, &p.name)],
         fingerprint: format!(
             "{:?}",
             (

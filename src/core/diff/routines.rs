@@ -2,9 +2,9 @@
 //! is replaced in place (`CREATE OR REPLACE`); otherwise it is dropped and created, and the
 //! triggers and views that use it are recreated with it.
 
+use crate::core::ddl;
 use crate::core::diff::{Ctx, Step, sql};
 use crate::core::order::{Change, Phase};
-use crate::core::render::quote_ident;
 use crate::core::schema::{Function, FunctionKind, ObjectRef, Trigger, TriggerKey};
 
 /// Bodies are checked when the tables they read exist, not at creation (pg_dump does this).
@@ -31,21 +31,13 @@ fn reads_tables(f: &Function) -> bool {
 }
 
 fn create_function(f: &Function) -> Vec<String> {
-    let mut out = vec![
-        NO_BODY_CHECK.to_owned(),
-        f.definition.trim_end().trim_end_matches(';').to_owned(),
-    ];
-    if let Some(c) = &f.comment {
-        out.push(sql::comment(
-            &format!("{} {}", kind_word(f), f.key),
-            Some(c),
-        ));
-    }
+    let mut out = vec![NO_BODY_CHECK.to_owned()];
+    out.extend(ddl::create_function(f));
     out
 }
 
 fn drop_function(f: &Function) -> Vec<String> {
-    vec![format!("DROP {} {}", kind_word(f), f.key)]
+    vec![ddl::drop_function(f)]
 }
 
 pub(crate) fn diff_functions(ctx: &mut Ctx<'_>) {
@@ -168,30 +160,11 @@ fn trigger_key(key: &TriggerKey) -> String {
 }
 
 fn create_trigger(t: &Trigger) -> Vec<String> {
-    let mut out = vec![t.definition.clone()];
-    let name = quote_ident(&t.name);
-    let state = match t.enabled.as_str() {
-        "D" => Some(format!("DISABLE TRIGGER {name}")),
-        "R" => Some(format!("ENABLE REPLICA TRIGGER {name}")),
-        "A" => Some(format!("ENABLE ALWAYS TRIGGER {name}")),
-        _ => None,
-    };
-    out.extend(state.map(|s| sql::alter_table(&t.table, &s)));
-    if let Some(c) = &t.comment {
-        out.push(sql::comment(
-            &format!("TRIGGER {name} ON {}", t.table),
-            Some(c),
-        ));
-    }
-    out
+    ddl::create_trigger(t)
 }
 
 fn drop_trigger(t: &Trigger) -> Vec<String> {
-    vec![format!(
-        "DROP TRIGGER {} ON {}",
-        quote_ident(&t.name),
-        t.table
-    )]
+    vec![ddl::drop_trigger(t)]
 }
 
 /// Triggers run after functions and views exist; a trigger whose function or view is

@@ -2,27 +2,20 @@
 //! rewrite); removed or reordered values rename the old type away, create the new one, convert
 //! the columns (`USING col::text::type`) and drop the old type.
 
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
 
+use crate::core::ddl;
 use crate::core::diff::{Ctx, Step, sql};
 use crate::core::hazard;
 use crate::core::order::{Change, Phase};
 use crate::core::render::{quote_ident, quote_literal};
-use std::collections::BTreeMap;
 
 use crate::core::schema::{CompositeType, Domain, EnumType, ObjectRef, QualifiedName, Table};
 
 pub(crate) fn diff_types(ctx: &mut Ctx<'_>) {
     for (name, new) in &ctx.to.enums {
         match ctx.from.enums.get(name) {
-            None => create(
-                ctx,
-                name,
-                create_enum(new),
-                new.comment.as_deref(),
-                "TYPE",
-                vec![],
-            ),
+            None => create(ctx, name, create_enum(new), "TYPE", vec![]),
             Some(old) if old.values != new.values => alter_enum(ctx, old, new),
             Some(old) => comment(
                 ctx,
@@ -35,7 +28,7 @@ pub(crate) fn diff_types(ctx: &mut Ctx<'_>) {
     }
     for (name, old) in &ctx.from.enums {
         if !ctx.to.enums.contains_key(name) {
-            drop(ctx, name, create_enum(old), old.comment.as_deref(), "TYPE");
+            drop(ctx, name, create_enum(old), "TYPE");
         }
     }
     diff_domains(ctx);
@@ -56,18 +49,6 @@ fn type_deps(depends_on: &[ObjectRef]) -> Vec<String> {
         .collect()
 }
 
-fn with_comment(
-    mut create: Vec<String>,
-    kind: &str,
-    name: &QualifiedName,
-    c: Option<&str>,
-) -> Vec<String> {
-    if let Some(c) = c {
-        create.push(sql::comment(&format!("{kind} {name}"), Some(c)));
-    }
-    create
-}
-
 /// Whether a type uses functions (so it is created after them and dropped before them).
 fn uses_functions(depends_on: &[ObjectRef]) -> bool {
     depends_on
@@ -79,7 +60,6 @@ fn create(
     ctx: &mut Ctx<'_>,
     name: &QualifiedName,
     create: Vec<String>,
-    comment: Option<&str>,
     kind: &str,
     after: Vec<String>,
 ) {
@@ -90,7 +70,7 @@ fn create(
         .is_some_and(|d| uses_functions(&d.depends_on));
     let step = Step::new(
         format!("create {} {name}", kind.to_lowercase()),
-        with_comment(create, kind, name, comment),
+        create,
         vec![format!("DROP {kind} {name}")],
     );
     let phase = if late {
@@ -101,17 +81,11 @@ fn create(
     ctx.push(Change::new(phase, type_key(name), step).after(after));
 }
 
-fn drop(
-    ctx: &mut Ctx<'_>,
-    name: &QualifiedName,
-    create: Vec<String>,
-    comment: Option<&str>,
-    kind: &str,
-) {
+fn drop(ctx: &mut Ctx<'_>, name: &QualifiedName, create: Vec<String>, kind: &str) {
     let step = Step::new(
         format!("drop {} {name}", kind.to_lowercase()),
         vec![format!("DROP {kind} {name}")],
-        with_comment(create, kind, name, comment),
+        create,
     );
     let late = ctx
         .from
@@ -145,12 +119,7 @@ fn comment(
 }
 
 fn create_enum(e: &EnumType) -> Vec<String> {
-    let values: Vec<String> = e.values.iter().map(|v| quote_literal(v)).collect();
-    vec![format!(
-        "CREATE TYPE {} AS ENUM ({})",
-        e.name,
-        values.join(", ")
-    )]
+    ddl::create_enum(e)
 }
 
 /// Whether `old` is `new` with some values left out, in the same order.
@@ -310,25 +279,7 @@ fn recreate_enum(ctx: &mut Ctx<'_>, old: &EnumType, new: &EnumType) {
 }
 
 fn create_domain(d: &Domain) -> Vec<String> {
-    let mut out = format!("CREATE DOMAIN {} AS {}", d.name, d.base_type);
-    if let Some(c) = &d.collation {
-        let _ = write!(out, " COLLATE {c}");
-    }
-    if let Some(default) = &d.default {
-        let _ = write!(out, " DEFAULT {default}");
-    }
-    if d.not_null {
-        out.push_str(" NOT NULL");
-    }
-    for check in &d.checks {
-        let _ = write!(
-            out,
-            " CONSTRAINT {} {}",
-            quote_ident(&check.name),
-            check.definition
-        );
-    }
-    vec![out]
+    ddl::create_domain(d)
 }
 
 fn diff_domains(ctx: &mut Ctx<'_>) {
@@ -338,7 +289,6 @@ fn diff_domains(ctx: &mut Ctx<'_>) {
                 ctx,
                 name,
                 create_domain(new),
-                new.comment.as_deref(),
                 "DOMAIN",
                 type_deps(&new.depends_on),
             ),
@@ -347,13 +297,7 @@ fn diff_domains(ctx: &mut Ctx<'_>) {
     }
     for (name, old) in &ctx.from.domains {
         if !ctx.to.domains.contains_key(name) {
-            drop(
-                ctx,
-                name,
-                create_domain(old),
-                old.comment.as_deref(),
-                "DOMAIN",
-            );
+            drop(ctx, name, create_domain(old), "DOMAIN");
         }
     }
 }
@@ -422,23 +366,7 @@ fn alter_domain(ctx: &mut Ctx<'_>, old: &Domain, new: &Domain) {
 }
 
 fn create_composite(c: &CompositeType) -> Vec<String> {
-    let attributes: Vec<String> = c
-        .attributes
-        .iter()
-        .map(|a| {
-            let collate = a
-                .collation
-                .as_ref()
-                .map(|c| format!(" COLLATE {c}"))
-                .unwrap_or_default();
-            format!("{} {}{collate}", quote_ident(&a.name), a.data_type)
-        })
-        .collect();
-    vec![format!(
-        "CREATE TYPE {} AS ({})",
-        c.name,
-        attributes.join(", ")
-    )]
+    ddl::create_composite(c)
 }
 
 fn diff_composites(ctx: &mut Ctx<'_>) {
@@ -448,7 +376,6 @@ fn diff_composites(ctx: &mut Ctx<'_>) {
                 ctx,
                 name,
                 create_composite(new),
-                new.comment.as_deref(),
                 "TYPE",
                 type_deps(&new.depends_on),
             ),
@@ -482,13 +409,7 @@ fn diff_composites(ctx: &mut Ctx<'_>) {
     }
     for (name, old) in &ctx.from.composites {
         if !ctx.to.composites.contains_key(name) {
-            drop(
-                ctx,
-                name,
-                create_composite(old),
-                old.comment.as_deref(),
-                "TYPE",
-            );
+            drop(ctx, name, create_composite(old), "TYPE");
         }
     }
 }

@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::core::ddl;
+use crate::core::diff::view_columns::only_appends;
 use crate::core::diff::{Ctx, Step, sql};
 use crate::core::order::{Change, Phase};
 use crate::core::render::quote_ident;
@@ -22,17 +24,10 @@ fn kind(v: &View) -> &'static str {
 }
 
 fn create_view(v: &View) -> Vec<String> {
-    let with = if v.options.is_empty() {
-        String::new()
-    } else {
-        format!(" WITH ({})", v.options.join(", "))
-    };
-    let query = v.definition.trim().trim_end_matches(';');
-    let mut out = vec![format!("CREATE {} {}{with} AS {query}", kind(v), v.name)];
+    let mut out = ddl::create_view(v, true);
     for index in v.indexes.values() {
-        out.extend(sql::create_index(&v.name, index));
+        out.extend(ddl::create_index(&v.name.schema, index));
     }
-    out.extend(comments(v));
     out
 }
 
@@ -51,7 +46,7 @@ fn comments(v: &View) -> Vec<String> {
 }
 
 fn drop_view(v: &View) -> Vec<String> {
-    vec![format!("DROP {} {}", kind(v), v.name)]
+    vec![ddl::drop_view(v)]
 }
 
 fn view_deps(v: &View) -> Vec<String> {
@@ -76,7 +71,12 @@ fn rebuilt_views(ctx: &Ctx<'_>) -> BTreeSet<QualifiedName> {
         .from
         .views
         .values()
-        .filter(|v| ctx.to.views.get(&v.name).is_none_or(|n| !same_query(v, n)))
+        .filter(|v| {
+            ctx.to.views.get(&v.name).is_none_or(|n| {
+                let has_dependents = dependents.contains_key(&ObjectRef::View(v.name.clone()));
+                !same_query(v, n) && (has_dependents || !replaceable(v, n))
+            })
+        })
         .map(|v| v.name.clone())
         .collect();
     let mut queue: Vec<ObjectRef> = ctx.rebuilt.iter().cloned().collect();
@@ -91,6 +91,15 @@ fn rebuilt_views(ctx: &Ctx<'_>) -> BTreeSet<QualifiedName> {
     out
 }
 
+/// A plain view whose new query keeps the old columns and appends some: `CREATE OR
+/// REPLACE VIEW` changes it in place.
+fn replaceable(old: &View, new: &View) -> bool {
+    !old.materialized
+        && !new.materialized
+        && old.options == new.options
+        && only_appends(&old.definition, &new.definition)
+}
+
 fn same_query(a: &View, b: &View) -> bool {
     a.materialized == b.materialized && a.definition == b.definition && a.options == b.options
 }
@@ -102,7 +111,12 @@ pub(crate) fn diff_views(ctx: &mut Ctx<'_>) {
     }
     for (name, new) in &ctx.to.views {
         match ctx.from.views.get(name) {
-            Some(old) if !rebuilt.contains(name) => alter_view(ctx, old, new),
+            Some(old) if !rebuilt.contains(name) => {
+                if !same_query(old, new) {
+                    replace_view(ctx, old, new);
+                }
+                alter_view(ctx, old, new);
+            }
             _ => {
                 let step = Step::new(
                     format!("create {} {name}", kind(new).to_lowercase()),
@@ -134,7 +148,19 @@ pub(crate) fn diff_views(ctx: &mut Ctx<'_>) {
     }
 }
 
-/// Same query: only comments and materialized-view indexes can differ.
+/// `CREATE OR REPLACE VIEW` with the appended columns; undone by recreating the old view
+/// (a view cannot lose columns in place).
+fn replace_view(ctx: &mut Ctx<'_>, old: &View, new: &View) {
+    let name = &new.name;
+    let create = ddl::create_view(new, true);
+    let up = vec![create[0].replacen("CREATE VIEW", "CREATE OR REPLACE VIEW", 1)];
+    let mut down = drop_view(new);
+    down.extend(ddl::create_view(old, true));
+    let step = Step::new(format!("replace view {name}"), up, down);
+    ctx.push(Change::new(Phase::CreateView, view_key(name), step).after(view_deps(new)));
+}
+
+/// Comments and materialized-view indexes (the query itself is handled by the caller).
 fn alter_view(ctx: &mut Ctx<'_>, old: &View, new: &View) {
     let name = &new.name;
     if old.comment != new.comment || old.column_comments != new.column_comments {
