@@ -124,7 +124,7 @@ async fn generate_empty_writes_hand_written_pair() {
 }
 
 #[tokio::test]
-async fn generate_pair_is_applied_by_up() {
+async fn generate_pair_is_applied_by_up_and_reverted_by_down() {
     let p = Project::new("genupdown").await;
     p.write(
         "models/shop.sql",
@@ -145,4 +145,17 @@ async fn generate_pair_is_applied_by_up() {
         tables,
         ["customers", "orders", "orders_customer", "paid_orders"]
     );
+    p.run(&["down"]).success();
+    let left = p
+        .db
+        .strings("SELECT relname::text FROM pg_class WHERE relname IN ('orders', 'customers', 'paid_orders')")
+        .await;
+    assert!(left.is_empty(), "{left:?}");
+    let types =
+        p.db.strings("SELECT typname::text FROM pg_type WHERE typname = 'status'")
+            .await;
+    assert!(types.is_empty(), "{types:?}");
+    // Up again: the pair round-trips.
+    p.run(&["up"]).success();
+    p.run(&["generate"]).success().stdout_has("no changes");
 }

@@ -1,7 +1,7 @@
 //! Tables: created, dropped, renamed (by hint only; a look-alike pair becomes a suggestion),
 //! and altered (storage, options, partitioning, inheritance, then columns and parts).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::core::diff::parts::{self, table_parts};
 use crate::core::diff::{Ctx, Step, columns, sql};
@@ -25,9 +25,23 @@ pub(crate) fn diff_tables(ctx: &mut Ctx<'_>) {
             None => create_table(ctx, table),
         }
     }
+    let mut children: BTreeMap<QualifiedName, Vec<String>> = BTreeMap::new();
+    for table in ctx.from.tables.values() {
+        let parents = table
+            .partition_of
+            .iter()
+            .map(|p| &p.parent)
+            .chain(&table.inherits);
+        for parent in parents {
+            children
+                .entry(parent.clone())
+                .or_default()
+                .push(table_key(&table.name));
+        }
+    }
     for (name, table) in &ctx.from.tables {
         if !ctx.to.tables.contains_key(name) && !renamed_from.contains(name) {
-            drop_table(ctx, table);
+            drop_table(ctx, table, &children);
         }
     }
     suggest_renames(ctx, &renamed_from);
@@ -130,7 +144,7 @@ fn create_table(ctx: &mut Ctx<'_>, table: &Table) {
     parts::add_all(ctx, name, table_parts(table));
 }
 
-fn drop_table(ctx: &mut Ctx<'_>, table: &Table) {
+fn drop_table(ctx: &mut Ctx<'_>, table: &Table, children: &BTreeMap<QualifiedName, Vec<String>>) {
     let name = &table.name;
     let mut down = vec![sql::create_table(table)];
     down.extend(columns::inherited_column_statements(
@@ -144,12 +158,7 @@ fn drop_table(ctx: &mut Ctx<'_>, table: &Table) {
     )
     .with_hazards(hazard::drop_table(&name.to_string()));
     // Children (partitions, inheritors) are dropped before their parent.
-    let children = ctx
-        .from
-        .tables
-        .values()
-        .filter(|t| parents(t).contains(&table_key(name)))
-        .map(|t| table_key(&t.name));
+    let children = children.get(name).cloned().unwrap_or_default();
     let change = Change::new(Phase::DropTable, table_key(name), step).after(children);
     ctx.push(change);
     parts::drop_all(ctx, name, table_parts(table));
