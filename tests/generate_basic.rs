@@ -159,3 +159,16 @@ async fn generate_pair_is_applied_by_up_and_reverted_by_down() {
     p.run(&["up"]).success();
     p.run(&["generate"]).success().stdout_has("no changes");
 }
+
+#[tokio::test]
+async fn generate_unsupported_object_refuses_naming_it() {
+    let p = Project::new("genunsup").await;
+    p.write(
+        "models/stats.sql",
+        "CREATE TABLE users (id int PRIMARY KEY, email text, name text);\n\
+         CREATE COLLATION german (provider = libc, locale = 'C');\n",
+    );
+    let run = p.run(&["generate"]).code(1);
+    assert!(run.stderr.contains("german"), "{}", run.stderr);
+    assert!(migration_files(&p).is_empty());
+}

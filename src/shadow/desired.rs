@@ -112,7 +112,7 @@ async fn incremental_steps(
     let keys = incremental::keys(&models.statements);
     for &i in run {
         let statement = &models.statements[i];
-        if let Err(err) = execute(conn, &statement.sql).await {
+        if let Err(err) = run_statement(conn, statement).await {
             return Err(if rerun.contains(keys[i].as_str()) {
                 Failure::Stale(describe(&err))
             } else {
@@ -160,7 +160,7 @@ async fn rebuild_steps(conn: &mut PgConnection, models: &ModelSet) -> anyhow::Re
         "creating the shadow bookkeeping",
     )?;
     for statement in &models.statements {
-        execute(conn, &statement.sql)
+        run_statement(conn, statement)
             .await
             .map_err(|err| statement_error(statement, &err))?;
     }
@@ -174,6 +174,16 @@ async fn rebuild_steps(conn: &mut PgConnection, models: &ModelSet) -> anyhow::Re
         dropped: 0,
         ran: all.len(),
     })
+}
+
+/// Runs one model statement inside the shadow's transaction (`CONCURRENTLY`, meaningless for
+/// a shadow and refused inside a transaction, is dropped).
+async fn run_statement(conn: &mut PgConnection, statement: &Statement) -> Result<(), sqlx::Error> {
+    if statement.sql.to_ascii_lowercase().contains("concurrently") {
+        execute(conn, &crate::core::generate::transactional(&statement.sql)).await
+    } else {
+        execute(conn, &statement.sql).await
+    }
 }
 
 async fn lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
