@@ -20,9 +20,10 @@ runs="${RUNS:-30}"
 db="migrated_bench_$$"
 
 # --- tools -------------------------------------------------------------------------------
-# MIGRATED_BIN: an already built release binary (skips the build).
-if [ -n "${MIGRATED_BIN:-}" ]; then
-  migrated="$MIGRATED_BIN"
+# BENCH_MIGRATED: an already built release binary (skips the build). Not MIGRATED_*: every
+# MIGRATED_<KEY> variable is a config override, and an unknown key is an error.
+if [ -n "${BENCH_MIGRATED:-}" ]; then
+  migrated="$BENCH_MIGRATED"
 else
   cargo build --quiet --release --bin migrated
   migrated="$root/target/release/migrated"
