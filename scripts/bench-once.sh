@@ -20,8 +20,14 @@ runs="${RUNS:-30}"
 db="migrated_bench_$$"
 
 # --- tools -------------------------------------------------------------------------------
-cargo build --quiet --release --bin migrated
-migrated="$root/target/release/migrated"
+# BENCH_MIGRATED: an already built release binary (skips the build). Not MIGRATED_*: every
+# MIGRATED_<KEY> variable is a config override, and an unknown key is an error.
+if [ -n "${BENCH_MIGRATED:-}" ]; then
+  migrated="$BENCH_MIGRATED"
+else
+  cargo build --quiet --release --bin migrated
+  migrated="$root/target/release/migrated"
+fi
 
 sqlx="${SQLX:-$HOME/.cargo/bin/sqlx}"
 if [ ! -x "$sqlx" ]; then

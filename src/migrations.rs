@@ -30,7 +30,13 @@ pub fn read_dir(dir: &Path) -> anyhow::Result<Vec<SourceFile>> {
         let entry =
             entry.with_context(|| format!("reading migrations directory {}", dir.display()))?;
         let path = entry.path();
-        if !path.is_file() {
+        // The entry's type costs no extra stat on most file systems; follow symlinks only.
+        let is_file = match entry.file_type() {
+            Ok(t) if t.is_symlink() => path.is_file(),
+            Ok(t) => t.is_file(),
+            Err(_) => path.is_file(),
+        };
+        if !is_file {
             continue;
         }
         let name = entry.file_name().to_string_lossy().into_owned();

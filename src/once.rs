@@ -12,12 +12,17 @@
 //! (read `_sqlx_migrations`, compare with the files). The lock is taken only when something is
 //! pending, and the state is read again under it, since another replica may have applied it
 //! meanwhile.
+//!
+//! With `mode = "development"` the watcher's pass runs first (`watch::daemon::Daemon::
+//! once_pass`: committed migrations, then the models into the draft and the dev database),
+//! failures included; production (and an unset mode) never generates.
 
 mod exec;
 mod signals;
 
 use std::time::Duration;
 
+use anyhow::Context as _;
 use sqlx::{Connection as _, PgConnection};
 use tracing_appender::non_blocking::WorkerGuard;
 
@@ -26,8 +31,8 @@ use crate::config::{Config, DatabaseUrl, Mode};
 use crate::core::migration::{MigrationSet, Plan, UpTarget, plan_up};
 use crate::db::apply::{self, ApplyOptions};
 use crate::db::{connect, history, lock};
-use crate::error::UsageError;
 use crate::migrations;
+use crate::watch::daemon::Daemon;
 use signals::Signals;
 
 /// Runs the entrypoint. With a command it returns only on failure (success replaces the
@@ -43,16 +48,17 @@ pub async fn once(
     let config = &ctx.config;
     let url = config.require_database_url()?;
     let wait = wait_timeout.map_or(config.wait_timeout, Duration::from_secs);
+    let mut conn = None;
     if config.mode == Some(Mode::Development) {
-        generate_from_models(ctx)?;
+        conn = Some(wait_for_database(&mut signals, url, wait).await?);
+        generate_from_models(ctx).await?;
     }
+    // Checked before waiting in production: a broken tree fails at once.
     let set = load_validated(config)?;
-    let mut conn = signals
-        .interruptible(
-            "waiting for the database",
-            connect::connect_with_retry(url, wait),
-        )
-        .await?;
+    let mut conn = match conn {
+        Some(conn) => conn,
+        None => wait_for_database(&mut signals, url, wait).await?,
+    };
     migrate(config, url, &set, &mut conn, &mut signals).await?;
     // A clean goodbye (Terminate, TLS close_notify) so the server logs no broken connection.
     let _ = conn.close().await;
@@ -66,14 +72,29 @@ pub async fn once(
     Err(exec::exec(exec))
 }
 
-/// `mode = "development"`: one pass of the watcher's generate step before migrating.
-fn generate_from_models(_ctx: &Context) -> anyhow::Result<()> {
-    Err(UsageError(
-        "development mode --once needs the generate pipeline, which this build does not have yet; \
-         set MIGRATED_MODE=production (or mode = \"production\") to apply committed migrations only"
-            .to_owned(),
-    )
-    .into())
+async fn wait_for_database(
+    signals: &mut Signals,
+    url: &DatabaseUrl,
+    wait: Duration,
+) -> anyhow::Result<PgConnection> {
+    signals
+        .interruptible(
+            "waiting for the database",
+            connect::connect_with_retry(url, wait),
+        )
+        .await
+}
+
+/// `mode = "development"`: one pass of the watcher (committed migrations, then the models into
+/// the draft and the dev database) before the production steps. Not interruptible, like
+/// applying: a signal is honoured after it.
+async fn generate_from_models(ctx: &Context) -> anyhow::Result<()> {
+    let mut daemon = Daemon::new(ctx)?;
+    let result = daemon.once_pass().await;
+    let finished = daemon.finish().await;
+    result
+        .and(finished)
+        .context("development mode: generating from the models")
 }
 
 /// The migration files, checked (names, pairs, `migrated.sum`) before anything connects.

@@ -9,6 +9,8 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
+use std::time::Instant;
+
 use anyhow::Context as _;
 
 use crate::config::Config;
@@ -46,26 +48,31 @@ pub enum Generated {
 /// Loads the models and both shadows and diffs them; writes nothing. Model errors are
 /// reported before any database is touched.
 pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Result<Planned> {
+    let clock = Instant::now();
     let models = models::load(&Origin::from_config(config, cwd)).await?;
-    let started = std::time::Instant::now();
+    let loaded_ms = clock.elapsed().as_millis();
     let loaded = desired::update(&shadows.desired, &models).await?;
-    tracing::debug!(
-        rebuilt = loaded.rebuilt,
-        dropped = loaded.dropped,
-        ran = loaded.ran,
-        elapsed_ms = started.elapsed().as_millis(),
-        "desired shadow updated"
-    );
+    let desired_ms = clock.elapsed().as_millis();
     let files = head::committed(&config.migrations_dir)?;
     let replayed = head::update(&shadows.head, &files).await?;
-    tracing::debug!(
-        rebuilt = replayed.rebuilt,
-        applied = replayed.applied,
-        "head shadow updated"
-    );
+    let head_ms = clock.elapsed().as_millis();
     let (head, desired) =
         tokio::try_join!(introspect(&shadows.head), introspect(&shadows.desired))?;
+    let introspect_ms = clock.elapsed().as_millis();
     let plan = diff(&head, &desired, &models.hints)?;
+    tracing::debug!(
+        statements = models.statements.len(),
+        shadow_rebuilt = loaded.rebuilt,
+        shadow_ran = loaded.ran,
+        head_rebuilt = replayed.rebuilt,
+        head_applied = replayed.applied,
+        loaded_ms,
+        desired_ms,
+        head_ms,
+        introspect_ms,
+        diff_ms = clock.elapsed().as_millis(),
+        "planned (cumulative times)"
+    );
     Ok(Planned {
         plan,
         head,
@@ -114,7 +121,9 @@ async fn generate_with(
         return Ok(Generated::NoChanges);
     }
     refuse_unsupported(&planned.plan)?;
+    let clock = Instant::now();
     verify(&shadows.head, &planned).await?;
+    tracing::debug!(verify_ms = clock.elapsed().as_millis(), "verified");
     let (up, down) = write_migration(&config.migrations_dir, version, message, &planned.plan)?;
     write_sum(&config.migrations_dir)?;
     Ok(Generated::Written {

@@ -125,11 +125,17 @@ impl Shadow {
 
     /// Connects, creating the database first when it does not exist.
     pub async fn connect(&self) -> anyhow::Result<PgConnection> {
+        Ok(self.connect_or_create().await?.0)
+    }
+
+    /// Connects, creating the database first when it does not exist; says whether it did
+    /// (a database just created is empty: no need to recreate it).
+    pub async fn connect_or_create(&self) -> anyhow::Result<(PgConnection, bool)> {
         match PgConnection::connect(self.url.expose()).await {
-            Ok(conn) => Ok(conn),
+            Ok(conn) => Ok((conn, false)),
             Err(err) if is_missing_database(&err) => {
                 self.create_database().await?;
-                self.connect_existing().await
+                Ok((self.connect_existing().await?, true))
             }
             Err(err) => Err(connect_error(&self.url, &err)),
         }

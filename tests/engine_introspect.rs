@@ -277,6 +277,11 @@ async fn introspect_rich_schema_reads_views_functions_triggers_policies() {
         s.views[&app("active_emails")].depends_on,
         [ObjectRef::View(app("active_users"))]
     );
+    assert!(
+        s.views[&app("user_orders")]
+            .depends_on
+            .contains(&ObjectRef::Constraint(app("users"), "users_pkey".into()))
+    );
     let counts = &s.views[&app("order_counts")];
     assert!(counts.materialized);
     assert!(counts.indexes.contains_key("order_counts_user"));

@@ -124,7 +124,7 @@ async fn generate_empty_writes_hand_written_pair() {
 }
 
 #[tokio::test]
-async fn generate_pair_is_applied_by_up() {
+async fn generate_pair_is_applied_by_up_and_reverted_by_down() {
     let p = Project::new("genupdown").await;
     p.write(
         "models/shop.sql",
@@ -145,4 +145,30 @@ async fn generate_pair_is_applied_by_up() {
         tables,
         ["customers", "orders", "orders_customer", "paid_orders"]
     );
+    p.run(&["down"]).success();
+    let left = p
+        .db
+        .strings("SELECT relname::text FROM pg_class WHERE relname IN ('orders', 'customers', 'paid_orders')")
+        .await;
+    assert!(left.is_empty(), "{left:?}");
+    let types =
+        p.db.strings("SELECT typname::text FROM pg_type WHERE typname = 'status'")
+            .await;
+    assert!(types.is_empty(), "{types:?}");
+    // Up again: the pair round-trips.
+    p.run(&["up"]).success();
+    p.run(&["generate"]).success().stdout_has("no changes");
+}
+
+#[tokio::test]
+async fn generate_unsupported_object_refuses_naming_it() {
+    let p = Project::new("genunsup").await;
+    p.write(
+        "models/stats.sql",
+        "CREATE TABLE users (id int PRIMARY KEY, email text, name text);\n\
+         CREATE COLLATION german (provider = libc, locale = 'C');\n",
+    );
+    let run = p.run(&["generate"]).code(1);
+    assert!(run.stderr.contains("german"), "{}", run.stderr);
+    assert!(migration_files(&p).is_empty());
 }

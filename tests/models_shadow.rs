@@ -10,7 +10,7 @@ use migrated::shadow::{Shadows, desired, head};
 
 const MODELS: &str = "CREATE TABLE users (id int PRIMARY KEY, name text);\n\
     CREATE TABLE posts (id int PRIMARY KEY, author int REFERENCES users (id), title text);\n\
-    CREATE INDEX posts_title ON posts (title);\n\
+    CREATE INDEX CONCURRENTLY posts_title ON posts (title);\n\
     CREATE TABLE tags (id int PRIMARY KEY, label text);\n\
     CREATE VIEW post_authors AS SELECT p.id, u.name FROM posts p JOIN users u ON u.id = p.author;\n";
 

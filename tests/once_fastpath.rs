@@ -107,21 +107,3 @@ async fn once_empty_migrations_folder_execs_command() {
     p.run(&args(&once_args(&record_pid(&pid_file)))).success();
     assert!(pid_file.exists());
 }
-
-#[tokio::test]
-async fn once_development_mode_without_pipeline_is_a_usage_error() {
-    let p = Project::new("once_devmode").await;
-    one_migration(&p);
-    let out = p
-        .command(&["--once", "--", "touch", "started"])
-        .env("MIGRATED_MODE", "development")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("development mode --once needs the generate pipeline"),
-        "{stderr}"
-    );
-    assert!(!p.path("started").exists());
-}

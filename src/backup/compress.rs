@@ -37,13 +37,13 @@ impl Spool {
         })
     }
 
-    /// Starts a member; write the text into it, then `finish` it.
+    /// Starts a member (level 0-9; above 9 means 9); write the text into it, then `finish` it.
     pub fn member(&mut self, level: u32) -> Member<'_> {
         let start = self.out.count;
         Member {
             spool: self.id,
             start,
-            encoder: GzEncoder::new(&mut self.out, Compression::new(level)),
+            encoder: GzEncoder::new(&mut self.out, Compression::new(level.min(9))),
         }
     }
 
@@ -81,7 +81,7 @@ impl Member<'_> {
 
 /// Compresses `text` as one complete gzip member.
 pub fn member_bytes(text: &[u8], level: u32) -> io::Result<Vec<u8>> {
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::new(level));
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::new(level.min(9)));
     encoder.write_all(text)?;
     encoder.finish()
 }

@@ -77,23 +77,8 @@ pub async fn backup(
     #[allow(clippy::disallowed_methods)] // the I/O edge of a backup: its file name's time
     let now = Utc::now();
     let started = (SystemTime::now(), Instant::now());
-    let mut leader = snapshot::begin(url.expose()).await?;
-    let tables = catalog::data_tables(&mut leader.conn).await?;
-    let schema = schema::schema_ddl(&mut leader, &tables).await?;
-    let mut incomplete = schema.unsupported.clone();
-    incomplete.extend(catalog::uncaptured_contents(&mut leader.conn).await?);
-    if !incomplete.is_empty() && !request.allow_incomplete {
-        bail!(IncompleteBackup(incomplete));
-    }
-    for object in &incomplete {
-        warn!(object = %object, "backup does not capture this object");
-    }
-    let names: Vec<String> = tables
-        .iter()
-        .map(|t| qualified(&t.schema, &t.name))
-        .collect();
-    snapshot::lock_tables(&mut leader.conn, &names).await?;
-    let database = leader.info.database.clone();
+    let mut snap = capture(url, request.allow_incomplete).await?;
+    let database = snap.leader.info.database.clone();
     let path = match &request.output {
         Some(path) => path.clone(),
         None => file::free_path(&config.backups_dir.join(file::file_name(
@@ -107,69 +92,127 @@ pub async fn backup(
     for stale in file::remove_stale_partials(&dir, &database, started.0) {
         info!(file = %stale.display(), "removed the partial file of an interrupted backup");
     }
-    let tables = Arc::new(tables);
-    let progress = progress::bar(tables.iter().map(|t| t.size_bytes).sum(), "backup");
-    let dumped = dump::dump_tables(dump::DumpPlan {
-        url: url.expose().to_owned(),
-        snapshot_id: leader.info.id.clone(),
-        tables: Arc::clone(&tables),
-        jobs: config.backup.jobs,
-        level: config.backup.level,
-        spool_dir: dir.clone(),
-        progress: progress.clone(),
-    })
-    .await?;
-    progress.finish_and_clear();
+    let dumped = dump(config, url, &snap, &dir).await?;
     // Read after the rows, so no value is below one the dumped rows already use.
-    let sequences = catalog::sequence_values(&mut leader.conn).await?;
-    let _ = sqlx::raw_sql("COMMIT").execute(&mut leader.conn).await;
-    let rows: Vec<(String, u64)> = names
+    let sequences = catalog::sequence_values(&mut snap.leader.conn).await?;
+    let _ = sqlx::raw_sql("COMMIT").execute(&mut snap.leader.conn).await;
+    let rows: Vec<(String, u64)> = snap
+        .tables
         .iter()
         .zip(&dumped.tables)
-        .map(|(n, t)| (n.clone(), t.rows))
+        .map(|(t, d)| (qualified(&t.schema, &t.name), d.rows))
         .collect();
-    let head = file::render_header(&file::Header {
-        tool_version: env!("CARGO_PKG_VERSION"),
-        server_version: &leader.info.server_version,
-        database: &database,
-        snapshot_time: &leader.info.taken_at,
-        tables: rows.clone(),
-        incomplete: &incomplete,
-    }) + &section("pre-data", &schema.pre_data);
-    let tail = tail_text(&schema.post_data, &sequences);
-    let level = config.backup.level;
-    let mut parts = file::Parts {
-        head: compress::member_bytes(head.as_bytes(), level)?,
-        tables: dumped.tables.iter().map(|t| t.extent).collect(),
-        spools: dumped.spools,
-        tail: compress::member_bytes(tail.as_bytes(), level)?,
-    };
+    let mut parts = assemble(config, &snap, &rows, &sequences, dumped)?;
     let target = path.clone();
     tokio::task::spawn_blocking(move || file::write_atomically(&target, &mut parts))
         .await
         .context("BUG: backup writer panicked")??;
-    let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
     let rotated = if request.output.is_none() {
         rotate::rotate(&dir, &database, config.backup.keep)?
     } else {
         Vec::new()
     };
-    let total_rows = rows.iter().map(|(_, r)| r).sum();
+    let report = BackupReport {
+        bytes: std::fs::metadata(&path).map_or(0, |m| m.len()),
+        path,
+        tables: rows.len(),
+        rows: rows.iter().map(|(_, r)| r).sum(),
+        incomplete: snap.incomplete,
+        rotated,
+    };
     info!(
-        file = %path.display(),
-        tables = rows.len(),
-        rows = total_rows,
-        bytes,
+        file = %report.path.display(),
+        tables = report.tables,
+        rows = report.rows,
+        bytes = report.bytes,
         duration_ms = u64::try_from(started.1.elapsed().as_millis()).unwrap_or(u64::MAX),
         "backup.created"
     );
-    Ok(BackupReport {
-        path,
-        tables: rows.len(),
-        rows: total_rows,
-        bytes,
+    Ok(report)
+}
+
+/// What the snapshot holds, read before any file is touched.
+struct Captured {
+    leader: snapshot::Leader,
+    tables: Arc<Vec<catalog::DataTable>>,
+    schema: schema::SchemaDdl,
+    incomplete: Vec<String>,
+}
+
+/// Opens the snapshot, reads the schema and the tables, refuses what cannot be captured
+/// (unless allowed), and locks the tables against DDL for the rest of the backup.
+async fn capture(url: &DatabaseUrl, allow_incomplete: bool) -> anyhow::Result<Captured> {
+    let mut leader = snapshot::begin(url.expose()).await?;
+    let tables = catalog::data_tables(&mut leader.conn).await?;
+    let schema = schema::schema_ddl(&mut leader, &tables).await?;
+    let mut incomplete = schema.unsupported.clone();
+    incomplete.extend(catalog::uncaptured_contents(&mut leader.conn).await?);
+    if !incomplete.is_empty() && !allow_incomplete {
+        bail!(IncompleteBackup(incomplete));
+    }
+    for object in &incomplete {
+        warn!(object = %object, "backup does not capture this object");
+    }
+    let names: Vec<String> = tables
+        .iter()
+        .map(|t| qualified(&t.schema, &t.name))
+        .collect();
+    snapshot::lock_tables(&mut leader.conn, &names).await?;
+    Ok(Captured {
+        leader,
+        tables: Arc::new(tables),
+        schema,
         incomplete,
-        rotated,
+    })
+}
+
+/// Dumps every table in parallel into spool files in `dir`, with a progress bar.
+async fn dump(
+    config: &Config,
+    url: &DatabaseUrl,
+    snap: &Captured,
+    dir: &Path,
+) -> anyhow::Result<dump::Dumped> {
+    let progress = progress::bar(snap.tables.iter().map(|t| t.size_bytes).sum(), "backup");
+    let dumped = dump::dump_tables(dump::DumpPlan {
+        url: url.expose().to_owned(),
+        snapshot_id: snap.leader.info.id.clone(),
+        tables: Arc::clone(&snap.tables),
+        jobs: config.backup.jobs,
+        level: config.backup.level,
+        spool_dir: dir.to_path_buf(),
+        progress: progress.clone(),
+    })
+    .await;
+    progress.finish_and_clear();
+    dumped
+}
+
+/// The file's pieces in pg_dump's order: header, settings and pre-data; the tables; then
+/// post-data, sequence values and the end mark.
+fn assemble(
+    config: &Config,
+    snap: &Captured,
+    rows: &[(String, u64)],
+    sequences: &[catalog::SequenceValue],
+    dumped: dump::Dumped,
+) -> anyhow::Result<file::Parts> {
+    let info = &snap.leader.info;
+    let head = file::render_header(&file::Header {
+        tool_version: env!("CARGO_PKG_VERSION"),
+        server_version: &info.server_version,
+        database: &info.database,
+        snapshot_time: &info.taken_at,
+        tables: rows.to_vec(),
+        incomplete: &snap.incomplete,
+    }) + &section("pre-data", &snap.schema.pre_data);
+    let tail = tail_text(&snap.schema.post_data, sequences);
+    let level = config.backup.level;
+    Ok(file::Parts {
+        head: compress::member_bytes(head.as_bytes(), level)?,
+        tables: dumped.tables.iter().map(|t| t.extent).collect(),
+        spools: dumped.spools,
+        tail: compress::member_bytes(tail.as_bytes(), level)?,
     })
 }
 

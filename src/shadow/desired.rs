@@ -32,7 +32,10 @@ pub struct Report {
 
 /// Brings the desired shadow to the models.
 pub async fn update(shadow: &Shadow, models: &ModelSet) -> anyhow::Result<Report> {
-    let mut conn = shadow.connect().await?;
+    let (mut conn, created) = shadow.connect_or_create().await?;
+    if created {
+        return rebuild(shadow, models, Some(conn)).await;
+    }
     let update = match read(&mut conn).await? {
         Some(loaded) => incremental::plan(&loaded, &models.statements),
         None => Update::Rebuild("no bookkeeping".to_owned()),
@@ -41,7 +44,8 @@ pub async fn update(shadow: &Shadow, models: &ModelSet) -> anyhow::Result<Report
         Update::Incremental { drop, run } => (drop, run),
         Update::Rebuild(why) => {
             tracing::debug!(shadow = %shadow.name, why, "rebuilding the desired shadow");
-            return rebuild(shadow, models).await;
+            drop_conn(conn).await;
+            return rebuild(shadow, models, None).await;
         }
     };
     if drop.is_empty() && run.is_empty() {
@@ -53,7 +57,7 @@ pub async fn update(shadow: &Shadow, models: &ModelSet) -> anyhow::Result<Report
         Err(Failure::Stale(why)) => {
             tracing::debug!(shadow = %shadow.name, why, "bookkeeping stale, rebuilding");
             drop_conn(conn).await;
-            rebuild(shadow, models).await
+            rebuild(shadow, models, None).await
         }
     }
 }
@@ -108,7 +112,7 @@ async fn incremental_steps(
     let keys = incremental::keys(&models.statements);
     for &i in run {
         let statement = &models.statements[i];
-        if let Err(err) = execute(conn, &statement.sql).await {
+        if let Err(err) = run_statement(conn, statement).await {
             return Err(if rerun.contains(keys[i].as_str()) {
                 Failure::Stale(describe(&err))
             } else {
@@ -124,9 +128,17 @@ async fn incremental_steps(
     })
 }
 
-/// Loads every statement into a new, empty shadow.
-async fn rebuild(shadow: &Shadow, models: &ModelSet) -> anyhow::Result<Report> {
-    let mut conn = shadow.recreate().await?;
+/// Loads every statement into a new, empty shadow (`fresh`: a connection to a database just
+/// created, else the database is recreated).
+async fn rebuild(
+    shadow: &Shadow,
+    models: &ModelSet,
+    fresh: Option<PgConnection>,
+) -> anyhow::Result<Report> {
+    let mut conn = match fresh {
+        Some(conn) => conn,
+        None => shadow.recreate().await?,
+    };
     execute(&mut conn, "BEGIN").await?;
     let result = rebuild_steps(&mut conn, models).await;
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
@@ -148,7 +160,7 @@ async fn rebuild_steps(conn: &mut PgConnection, models: &ModelSet) -> anyhow::Re
         "creating the shadow bookkeeping",
     )?;
     for statement in &models.statements {
-        execute(conn, &statement.sql)
+        run_statement(conn, statement)
             .await
             .map_err(|err| statement_error(statement, &err))?;
     }
@@ -162,6 +174,16 @@ async fn rebuild_steps(conn: &mut PgConnection, models: &ModelSet) -> anyhow::Re
         dropped: 0,
         ran: all.len(),
     })
+}
+
+/// Runs one model statement inside the shadow's transaction (`CONCURRENTLY`, meaningless for
+/// a shadow and refused inside a transaction, is dropped).
+async fn run_statement(conn: &mut PgConnection, statement: &Statement) -> Result<(), sqlx::Error> {
+    if statement.sql.to_ascii_lowercase().contains("concurrently") {
+        execute(conn, &crate::core::generate::transactional(&statement.sql)).await
+    } else {
+        execute(conn, &statement.sql).await
+    }
 }
 
 async fn lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {

@@ -34,6 +34,8 @@ pub struct Daemon<'a> {
     config: Config,
     shadows: Shadows,
     dev: Option<PgConnection>,
+    /// `--once` in development mode: failures are returned, not logged and survived.
+    strict: bool,
 }
 
 impl<'a> Daemon<'a> {
@@ -46,7 +48,22 @@ impl<'a> Daemon<'a> {
             config,
             shadows,
             dev: None,
+            strict: false,
         })
+    }
+
+    /// `--once` in development mode: one pass of the watcher (committed migrations, then the
+    /// models into the draft and the dev database, as `watch.auto_apply`/`auto_generate`
+    /// allow), with every failure returned: the caller must not start the application.
+    pub async fn once_pass(&mut self) -> anyhow::Result<()> {
+        self.strict = true;
+        if self.config.watch.auto_apply {
+            self.apply_committed().await?;
+        }
+        if self.config.watch.auto_generate {
+            self.sync_models().await?;
+        }
+        Ok(())
     }
 
     /// Drops the shadows unless `shadow.keep`.
@@ -87,6 +104,7 @@ impl<'a> Daemon<'a> {
         let draft_before = draft_files(&self.config.migrations_dir)?;
         let planned = match pipeline::plan(&self.config, &self.ctx.cwd, &self.shadows).await {
             Ok(planned) => planned,
+            Err(e) if self.strict => return Err(e),
             Err(e) => {
                 if self.server_away().await {
                     return Ok(Some(Outcome::Retry));
@@ -174,6 +192,7 @@ impl<'a> Daemon<'a> {
                 duration_ms = started.elapsed().as_millis(),
                 "dev database brought to the models"
             ),
+            Err(e) if self.strict => return Err(e),
             Err(e) => error!(
                 event = "migration.failed",
                 version = draft.version,
@@ -203,9 +222,9 @@ impl<'a> Daemon<'a> {
 
     async fn apply_committed(&mut self) -> anyhow::Result<()> {
         let dir = self.config.migrations_dir.clone();
-        let set = crate::shadow::head::committed(&dir)?;
         let opts = ApplyOptions::from_config(&self.config);
         let conn = self.dev().await?;
+        let set = committed_and_recorded_draft(&dir, conn).await?;
         let report = apply::up(conn, &set, UpTarget::Head, &opts).await?;
         for step in &report.steps {
             info!(
@@ -315,6 +334,33 @@ impl Draft {
             stale: before.filter(|b| Some(*b) != version),
             checksum,
         })
+    }
+}
+
+/// The committed migrations, plus the draft when the dev database records it (a previous pass
+/// applied it): without it, the draft's state row reads as an applied migration whose file is
+/// missing, and every restart of the watcher failed its first pass on that.
+async fn committed_and_recorded_draft(
+    dir: &Path,
+    conn: &mut PgConnection,
+) -> anyhow::Result<crate::core::migration::MigrationSet> {
+    let committed = crate::shadow::head::committed(dir)?;
+    let draft = draft_files(dir)?.and_then(|(up, _)| {
+        up.file_name()?
+            .to_str()?
+            .split('_')
+            .next()?
+            .parse::<i64>()
+            .ok()
+    });
+    let Some(version) = draft else {
+        return Ok(committed);
+    };
+    let recorded = history::read(conn).await?.unwrap_or_default();
+    if recorded.iter().any(|r| r.version == version) {
+        crate::migrations::load(dir)
+    } else {
+        Ok(committed)
     }
 }
 

@@ -33,6 +33,8 @@ pub fn create_statements(schema: &Schema) -> Vec<String> {
 /// The default comment of the `public` schema in a new database.
 const PUBLIC_COMMENT: &str = "standard public schema";
 
+/// Unsupported kinds with a complete `ddl` that types and tables may use: emitted first.
+const EARLY_KINDS: &[&str] = &["collation"];
 /// Unsupported kinds with a complete `ddl` that views may use: emitted before the first view.
 const PRE_DATA_KINDS: &[&str] = &["aggregate", "operator"];
 /// Unsupported kinds with a complete `ddl` that need tables and views: emitted last.
@@ -49,8 +51,8 @@ fn unsupported_ddl(schema: &Schema, kinds: &[&str]) -> Vec<String> {
 }
 
 /// The whole schema in pg_dump's order. Objects of unsupported kinds are rendered only
-/// where the catalog gave a complete statement (`UnsupportedObject::ddl`: rules, statistics,
-/// plain aggregates, operators): callers must check `schema.unsupported` for the rest.
+/// where the catalog gave a complete statement (`UnsupportedObject::ddl`: collations, rules,
+/// statistics, plain aggregates, operators): callers must check `schema.unsupported` for the rest.
 pub fn dump_ddl(schema: &Schema) -> DumpDdl {
     // As pg_dump does: SQL function bodies may name tables created later.
     let mut pre = vec!["SET check_function_bodies = false".to_owned()];
@@ -61,22 +63,51 @@ pub fn dump_ddl(schema: &Schema) -> DumpDdl {
             pre.extend(create_extension(extension));
         }
     }
+    pre.extend(unsupported_ddl(schema, EARLY_KINDS));
+    let order = creation_order(schema);
+    let late = late_views(schema, &order);
     let mut routines_pending = true;
-    for object in creation_order(schema) {
+    for object in &order {
+        if late.contains(object) {
+            continue;
+        }
         if routines_pending && matches!(object, ObjectRef::View(_)) {
             pre.extend(unsupported_ddl(schema, PRE_DATA_KINDS));
             routines_pending = false;
         }
-        pre.extend(create_object(schema, &object));
+        pre.extend(create_object(schema, object));
     }
     if routines_pending {
         pre.extend(unsupported_ddl(schema, PRE_DATA_KINDS));
     }
     pre.extend(after_tables(schema));
+    let late_order: Vec<&ObjectRef> = order.iter().filter(|o| late.contains(*o)).collect();
     DumpDdl {
         pre_data: pre,
-        post_data: post_data(schema),
+        post_data: post_data(schema, &late_order),
     }
+}
+
+/// Views that need a primary key or unique constraint (a GROUP BY relying on it), and the
+/// views that read them: created in post-data once the keys exist, as pg_dump does.
+fn late_views(schema: &Schema, order: &[ObjectRef]) -> BTreeSet<ObjectRef> {
+    let mut late = BTreeSet::new();
+    for object in order {
+        let ObjectRef::View(name) = object else {
+            continue;
+        };
+        let Some(view) = schema.views.get(name) else {
+            continue;
+        };
+        let needs_key = view.depends_on.iter().any(|d| {
+            matches!(d, ObjectRef::Constraint(..))
+                || (matches!(d, ObjectRef::View(_)) && late.contains(d))
+        });
+        if needs_key {
+            late.insert(object.clone());
+        }
+    }
+    late
 }
 
 fn schemas(schema: &Schema) -> Vec<String> {
@@ -103,6 +134,7 @@ fn rank(object: &ObjectRef) -> u8 {
         ObjectRef::Function(_) => 4,
         ObjectRef::Table(_) => 5,
         ObjectRef::View(_) => 6,
+        ObjectRef::Constraint(..) => 7,
     }
 }
 
@@ -209,7 +241,7 @@ fn create_object(schema: &Schema, object: &ObjectRef) -> Vec<String> {
             .get(name)
             .map(|v| create_view(v, false))
             .unwrap_or_default(),
-        ObjectRef::Schema(_) | ObjectRef::Extension(_) => Vec::new(),
+        ObjectRef::Schema(_) | ObjectRef::Extension(_) | ObjectRef::Constraint(..) => Vec::new(),
     }
 }
 
@@ -259,7 +291,7 @@ fn inherited_column_changes(schema: &Schema, t: &Table) -> Vec<String> {
     out
 }
 
-fn post_data(schema: &Schema) -> Vec<String> {
+fn post_data(schema: &Schema, late_views: &[&ObjectRef]) -> Vec<String> {
     let mut out = Vec::new();
     let tables: Vec<&Table> = schema.tables.values().collect();
     for t in &tables {
@@ -273,6 +305,9 @@ fn post_data(schema: &Schema) -> Vec<String> {
                 out.extend(add_constraint(t, c));
             }
         }
+    }
+    for view in late_views {
+        out.extend(create_object(schema, view));
     }
     for t in &tables {
         for index in t.indexes.values().filter(|i| i.constraint.is_none()) {

@@ -254,7 +254,7 @@ fn rebuilt(origin: &Statement, node: NodeEnum, offset: usize, version: i32) -> P
             file: origin.file.clone(),
             line: origin.line,
             column: origin.column,
-            fingerprint: split::fingerprint(&node, version, &sql),
+            fingerprint: split::fingerprint(&sql),
             sql,
             creates: analysis.creates,
             alters: analysis.alters,

@@ -98,7 +98,7 @@ fn parsed(
             line,
             column,
             sql: sql.to_owned(),
-            fingerprint: fingerprint(&node, version, sql),
+            fingerprint: fingerprint(sql),
             creates: analysis.creates,
             alters: analysis.alters,
             references: analysis.references,
@@ -109,11 +109,117 @@ fn parsed(
     }
 }
 
-/// SHA-256 of the deparsed statement: insensitive to layout and comments, sensitive to every
-/// name and constant. Falls back to the text when the tree cannot be deparsed.
-pub(super) fn fingerprint(node: &NodeEnum, version: i32, sql: &str) -> String {
-    let canonical = deparse(node, version).unwrap_or_else(|| sql.to_owned());
-    hex::encode(&Sha256::digest(canonical.as_bytes())[..16])
+/// SHA-256 of the statement text with comments removed and whitespace collapsed (outside
+/// quotes): equal for reformatting, different for any change of a name, type or constant.
+/// Computed from the text, not the tree: deparsing every statement cost more than the rest of
+/// the load.
+pub(super) fn fingerprint(sql: &str) -> String {
+    hex::encode(&Sha256::digest(normalize(sql).as_bytes())[..16])
+}
+
+/// The text without comments; whitespace runs become one space between two words and vanish
+/// next to punctuation; quoted text is kept as written.
+fn normalize(sql: &str) -> String {
+    let chars: Vec<char> = sql.chars().collect();
+    let mut out = String::with_capacity(sql.len());
+    let mut i = 0;
+    let mut space = false;
+    let wordish = |c: char| c.is_alphanumeric() || matches!(c, '_' | '$' | '\'' | '"');
+    let push_space = |out: &mut String, space: &mut bool, next: char| {
+        if *space && out.chars().next_back().is_some_and(wordish) && wordish(next) {
+            out.push(' ');
+        }
+        *space = false;
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if c == '-' && next == Some('-') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+            space = true;
+        } else if c == '/' && next == Some('*') {
+            i = skip_block_comment(&chars, i);
+            space = true;
+        } else if c.is_whitespace() {
+            space = true;
+            i += 1;
+        } else if c == '\'' || c == '"' {
+            push_space(&mut out, &mut space, c);
+            let end = quoted_end(&chars, i, c);
+            out.extend(&chars[i..end]);
+            i = end;
+        } else if c == '$'
+            && let Some(end) = dollar_end(&chars, i)
+        {
+            push_space(&mut out, &mut space, c);
+            out.extend(&chars[i..end]);
+            i = end;
+        } else {
+            push_space(&mut out, &mut space, c);
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn skip_block_comment(chars: &[char], start: usize) -> usize {
+    let mut depth = 0;
+    let mut i = start;
+    while i < chars.len() {
+        if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+            depth += 1;
+            i += 2;
+        } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                return i;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    chars.len()
+}
+
+/// The end (exclusive) of a quoted string or identifier starting at `start` (doubled quotes
+/// stay inside).
+fn quoted_end(chars: &[char], start: usize, quote: char) -> usize {
+    let mut i = start + 1;
+    while i < chars.len() {
+        if chars[i] == quote {
+            if chars.get(i + 1) == Some(&quote) {
+                i += 2;
+                continue;
+            }
+            return i + 1;
+        }
+        i += 1;
+    }
+    chars.len()
+}
+
+/// The end (exclusive) of a dollar-quoted string starting at `start`, if one starts there.
+fn dollar_end(chars: &[char], start: usize) -> Option<usize> {
+    let tag_end = (start + 1..chars.len()).find(|&j| chars[j] == '$')?;
+    let tag = &chars[start..=tag_end];
+    if !tag[1..tag.len() - 1]
+        .iter()
+        .all(|c| c.is_alphanumeric() || *c == '_')
+    {
+        return None;
+    }
+    let mut i = tag_end + 1;
+    while i + tag.len() <= chars.len() {
+        if &chars[i..i + tag.len()] == tag {
+            return Some(i + tag.len());
+        }
+        i += 1;
+    }
+    Some(chars.len())
 }
 
 /// One statement's tree back to SQL text.
@@ -216,6 +322,18 @@ mod tests {
             (2, 3)
         );
         assert_eq!(parsed[1].statement.sql, "CREATE TABLE t (id int)");
+    }
+
+    #[test]
+    fn normalize_drops_comments_and_spacing_not_quoted_text() {
+        assert_eq!(
+            normalize("CREATE  TABLE t ( -- note\n  a text DEFAULT 'x  -- y' /* c */ )"),
+            "CREATE TABLE t(a text DEFAULT 'x  -- y')"
+        );
+        assert_eq!(
+            normalize("SELECT $$ a  b $$,\n\"A  B\""),
+            "SELECT $$ a  b $$,\"A  B\""
+        );
     }
 
     #[test]

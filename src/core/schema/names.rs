@@ -88,6 +88,9 @@ pub enum ObjectRef {
     /// A view or materialized view.
     View(QualifiedName),
     Function(FunctionKey),
+    /// A primary key or unique constraint (table, constraint name): a view whose GROUP BY
+    /// relies on it (functional dependency) can only be created once it exists.
+    Constraint(QualifiedName, String),
 }
 
 /// Names serialize as their SQL spelling (`public."Order Items"`), so maps keyed by them

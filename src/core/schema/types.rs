@@ -146,7 +146,7 @@ pub struct UnsupportedObject {
     /// Qualified where the kind has a schema; for rules `rule ON table`.
     pub name: String,
     pub detail: String,
-    /// A statement that recreates it, where the catalog renders one completely (rules,
-    /// statistics, plain aggregates, operators); `dump_ddl` emits these.
+    /// A statement that recreates it, where the catalog renders one completely (collations,
+    /// rules, statistics, plain aggregates, operators); `dump_ddl` emits these.
     pub ddl: Option<String>,
 }

@@ -18,7 +18,7 @@ pub(super) async fn load_constraints(
 ) -> anyhow::Result<()> {
     let sql = format!(
         "-- constraints: every constraint on a user table or domain, with its column names
-        SELECT con.conrelid::int8 AS relid, con.contypid::int8 AS typid,
+        SELECT con.oid::int8 AS oid, con.conrelid::int8 AS relid, con.contypid::int8 AS typid,
                con.conname::text AS name, con.contype::text AS kind,
                pg_get_constraintdef(con.oid) AS definition,
                con.condeferrable AS deferrable, con.condeferred AS deferred,
@@ -66,6 +66,8 @@ pub(super) async fn load_constraints(
             continue;
         };
         let constraint = constraint(&row)?;
+        b.constraints
+            .insert(get(&row, "oid")?, (table.clone(), constraint.name.clone()));
         let table = b.schema.tables.get_mut(table).expect("BUG: table map");
         table
             .constraints

@@ -1,7 +1,9 @@
 //! Dependencies between modelled objects, from `pg_depend` normal dependencies, rolled up to
 //! the owning object: a column default, a constraint or a view's rewrite rule counts as its
 //! table or view, a table row type as its table, an array type as its element type.
-//! Only CHECK constraints count: keys and foreign keys are created after all tables.
+//! Only CHECK constraints count: keys and foreign keys are created after all tables. A
+//! view's dependency on a primary key or unique constraint (GROUP BY relying on it) is kept
+//! as `ObjectRef::Constraint`.
 
 use std::collections::BTreeSet;
 
@@ -20,6 +22,7 @@ pub(super) async fn load_depends(conn: &mut PgConnection, b: &mut Builder) -> an
                coalesce(ad.adrelid, nullif(con.conrelid, 0), nullif(con.contypid, 0),
                         rw.ev_class, d.objid)::int8 AS from_oid,
                CASE WHEN d.refclassid = 'pg_proc'::regclass THEN 'f'
+                    WHEN d.refclassid = 'pg_constraint'::regclass THEN 'c'
                     WHEN d.refclassid = 'pg_class'::regclass THEN 'r'
                     WHEN coalesce(nullif(et.typrelid, 0), nullif(rt.typrelid, 0)) IS NOT NULL THEN 'r'
                     ELSE 't' END AS to_kind,
@@ -35,7 +38,8 @@ pub(super) async fn load_depends(conn: &mut PgConnection, b: &mut Builder) -> an
           AND (con.oid IS NULL OR con.contype = 'c')
           AND d.classid IN ('pg_class'::regclass, 'pg_attrdef'::regclass, 'pg_constraint'::regclass,
                             'pg_rewrite'::regclass, 'pg_proc'::regclass, 'pg_type'::regclass)
-          AND d.refclassid IN ('pg_class'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass)"
+          AND (d.refclassid IN ('pg_class'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass)
+               OR (d.refclassid = 'pg_constraint'::regclass AND d.classid = 'pg_rewrite'::regclass))"
         .to_owned();
     let mut edges = BTreeSet::new();
     for row in fetch(conn, "dependencies", sql).await? {
@@ -47,6 +51,7 @@ pub(super) async fn load_depends(conn: &mut PgConnection, b: &mut Builder) -> an
         let to = resolve(b, &get::<String>(&row, "to_kind")?, get(&row, "to_oid")?);
         if let (Some(from), Some(to)) = (from, to)
             && from != to
+            && (matches!(from, ObjectRef::View(_)) || !matches!(to, ObjectRef::Constraint(..)))
         {
             edges.insert((from, to));
         }
@@ -63,6 +68,10 @@ fn resolve(b: &Builder, kind: &str, oid: i64) -> Option<ObjectRef> {
     match kind {
         "f" => b.functions.get(&oid).cloned().map(ObjectRef::Function),
         "t" => b.types.get(&oid).cloned().map(ObjectRef::Type),
+        "c" => b
+            .constraints
+            .get(&oid)
+            .map(|(table, name)| ObjectRef::Constraint(table.clone(), name.clone())),
         _ => b.relation_ref(oid),
     }
 }
@@ -82,6 +91,9 @@ fn depends_list<'a>(b: &'a mut Builder, object: &ObjectRef) -> Option<&'a mut Ve
                 schema.composites.get_mut(name).map(|c| &mut c.depends_on)
             }
         }
-        ObjectRef::Schema(_) | ObjectRef::Extension(_) | ObjectRef::Sequence(_) => None,
+        ObjectRef::Schema(_)
+        | ObjectRef::Extension(_)
+        | ObjectRef::Sequence(_)
+        | ObjectRef::Constraint(..) => None,
     }
 }

@@ -9,7 +9,14 @@ use crate::core::schema::UnsupportedObject;
 pub(super) async fn load_unsupported(
     conn: &mut PgConnection,
     b: &mut Builder,
+    version: i32,
 ) -> anyhow::Result<()> {
+    // PostgreSQL 15 moved an ICU collation's locale to its own column.
+    let icu_locale = if version >= 150_000 {
+        "co.colliculocale"
+    } else {
+        "co.collcollate"
+    };
     let sql = format!(
         "-- unsupported: rules, aggregates, operators, casts, foreign tables and servers,
         -- publications, statistics objects, collations, range and base types, text search
@@ -89,7 +96,16 @@ pub(super) async fn load_unsupported(
         UNION ALL
         SELECT 'collation', format('%s.%s', n.nspname, co.collname),
                format('provider=%s collate=%s ctype=%s deterministic=%s', co.collprovider,
-                      co.collcollate, co.collctype, co.collisdeterministic), NULL
+                      co.collcollate, co.collctype, co.collisdeterministic),
+               CASE co.collprovider
+                 WHEN 'c' THEN format('CREATE COLLATION %s.%s (provider = libc, lc_collate = %L, lc_ctype = %L%s)',
+                                      quote_ident(n.nspname), quote_ident(co.collname),
+                                      co.collcollate, co.collctype,
+                                      CASE WHEN NOT co.collisdeterministic THEN ', deterministic = false' END)
+                 WHEN 'i' THEN format('CREATE COLLATION %s.%s (provider = icu, locale = %L%s)',
+                                      quote_ident(n.nspname), quote_ident(co.collname), {icu_locale},
+                                      CASE WHEN NOT co.collisdeterministic THEN ', deterministic = false' END)
+               END
         FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace
         WHERE {ns} AND {coll_ext}
         UNION ALL
