@@ -363,6 +363,10 @@ fn env_overrides(env: &BTreeMap<String, String>) -> Result<toml::Table, UsageErr
         let Some(rest) = name.strip_prefix("MIGRATED_") else {
             continue;
         };
+        // `MIGRATED_LOG` is the log filter (like RUST_LOG), read by cmd::main, not a key.
+        if name == "MIGRATED_LOG" {
+            continue;
+        }
         let rest = rest.to_ascii_lowercase();
         let value = parse_env_value(raw);
         let section = SECTIONS.iter().find(|s| {
@@ -498,6 +502,11 @@ mod tests {
             resolve(Some("[watch]\ndebounce = 5\n"), &[], &GlobalArgs::default()).unwrap_err();
         assert!(err.0.contains("debounce"), "{err}");
         assert!(err.0.contains("config/migrated.toml"), "{err}");
+    }
+
+    #[test]
+    fn migrated_log_is_the_log_filter_not_a_config_key() {
+        resolve(None, &[("MIGRATED_LOG", "debug")], &GlobalArgs::default()).unwrap();
     }
 
     #[test]

@@ -191,3 +191,35 @@ async fn watch_refuses_production_mode() {
     p.write("config/migrated.toml", "mode = \"production\"\n");
     p.run(&["watch"]).code(2).stderr_has("production");
 }
+
+#[tokio::test]
+async fn watch_draft_named_by_commit_then_check_passes() {
+    let p = Project::new("watch_commit").await;
+    project_with(&p, USERS);
+    let mut d = start(&p);
+    eventually("users table", &d, || async {
+        tables(&p.db).await == ["users"]
+    })
+    .await;
+    d.wait_for(&["migration.applied"], 1);
+    p.run(&["check"]).code(1).stdout_has("draft");
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), Some(0));
+    p.run(&["commit", "-m", "create users"]).success();
+    let names: Vec<String> = std::fs::read_dir(p.path("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    assert!(
+        names.iter().all(|n| n.contains("_create_users.")),
+        "{names:?}"
+    );
+    p.run(&["check"]).success();
+    p.run(&["validate"]).success();
+    assert_eq!(
+        p.db.strings("SELECT description FROM _sqlx_migrations")
+            .await,
+        ["create users"]
+    );
+}

@@ -34,7 +34,9 @@ pub fn options(url: &DatabaseUrl) -> Result<PgConnectOptions, UsageError> {
     } else {
         options.application_name(APPLICATION_NAME)
     };
-    Ok(options)
+    // sqlx logs every statement (and "slow" ones as warnings) through tracing; the tool
+    // reports what it runs itself, so these would only be noise in the user's log.
+    Ok(sqlx::ConnectOptions::disable_statement_logging(options))
 }
 
 /// Connects once. The error is one line: `cannot connect to <redacted url>: <cause>`.
