@@ -209,7 +209,11 @@ async fn watch_draft_named_by_commit_then_check_passes() {
     let names: Vec<String> = std::fs::read_dir(p.path("migrations"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".sql"))
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e == "sql")
+        })
         .collect();
     assert!(
         names.iter().all(|n| n.contains("_create_users.")),
