@@ -86,16 +86,13 @@ async fn write(
         changes.push((None, "nothing to repair"));
     }
     for (version, detail) in changes {
-        let event = Event {
+        let event = Event::success(
+            EventKind::Repair,
             version,
-            kind: EventKind::Repair,
             started_at,
-            duration: started.elapsed(),
-            backup_file: None,
-            success: true,
-            error: None,
-            detail: Some(detail),
-        };
+            started.elapsed(),
+            detail,
+        );
         events::record(&mut tx, &event)
             .await
             .map_err(|e| anyhow::anyhow!("recording the repair: {}", describe(&e)))?;

@@ -83,16 +83,13 @@ async fn write(
                 .map(|v| (*v, "recorded as applied without running SQL")),
         );
     for (version, detail) in details {
-        let event = Event {
-            version: Some(version),
-            kind: EventKind::Stamp,
+        let event = Event::success(
+            EventKind::Stamp,
+            Some(version),
             started_at,
-            duration: started.elapsed(),
-            backup_file: None,
-            success: true,
-            error: None,
-            detail: Some(detail),
-        };
+            started.elapsed(),
+            detail,
+        );
         events::record(&mut tx, &event)
             .await
             .map_err(|e| anyhow::anyhow!("recording the stamp: {}", describe(&e)))?;

@@ -26,8 +26,8 @@ use sqlx::PgConnection;
 use super::{events, history, lock};
 use crate::config::Config;
 use crate::core::migration::{
-    AppliedMigration, Direction, DownTarget, MigrationSet, Plan, UpTarget, current_version,
-    plan_down, plan_up,
+    AppliedMigration, Direction, DownTarget, MigrationError, MigrationSet, Plan, UpTarget,
+    current_version, plan_down, plan_up,
 };
 
 /// How an apply behaves (from the config, plus what the caller knows).
@@ -163,33 +163,37 @@ pub async fn up(
     target: UpTarget,
     opts: &ApplyOptions,
 ) -> anyhow::Result<Report> {
-    let applied = history::read(conn).await?.unwrap_or_default();
-    if plan_up(set, &applied, target)?.is_empty() {
-        return Ok(Report::empty(Direction::Up, &applied));
-    }
-    lock::with_lock(
-        conn,
-        opts.advisory_lock_timeout,
-        async |conn: &mut PgConnection| {
-            ensure_tables(conn).await?;
-            let applied = history::read(conn).await?.unwrap_or_default();
-            let plan = plan_up(set, &applied, target)?;
-            Ok(run(conn, set, &plan, opts).await?.after(&applied))
-        },
-    )
+    locked_run(conn, set, Direction::Up, opts, |applied| {
+        plan_up(set, applied, target)
+    })
     .await
 }
 
-/// Reverts applied migrations down to `target`, under the lock.
+/// Reverts applied migrations down to `target`, under the lock (as `up`).
 pub async fn down(
     conn: &mut PgConnection,
     set: &MigrationSet,
     target: DownTarget,
     opts: &ApplyOptions,
 ) -> anyhow::Result<Report> {
+    locked_run(conn, set, Direction::Down, opts, |applied| {
+        plan_down(set, applied, target)
+    })
+    .await
+}
+
+/// Plans from the state table; if nothing is to do, returns without locking. Otherwise
+/// locks, re-plans from the state read under the lock, runs, and releases the lock.
+async fn locked_run(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    direction: Direction,
+    opts: &ApplyOptions,
+    plan: impl Fn(&[AppliedMigration]) -> Result<Plan, MigrationError>,
+) -> anyhow::Result<Report> {
     let applied = history::read(conn).await?.unwrap_or_default();
-    if plan_down(set, &applied, target)?.is_empty() {
-        return Ok(Report::empty(Direction::Down, &applied));
+    if plan(&applied)?.is_empty() {
+        return Ok(Report::empty(direction, &applied));
     }
     lock::with_lock(
         conn,
@@ -197,7 +201,7 @@ pub async fn down(
         async |conn: &mut PgConnection| {
             ensure_tables(conn).await?;
             let applied = history::read(conn).await?.unwrap_or_default();
-            let plan = plan_down(set, &applied, target)?;
+            let plan = plan(&applied)?;
             Ok(run(conn, set, &plan, opts).await?.after(&applied))
         },
     )

@@ -62,6 +62,28 @@ pub struct Event<'a> {
     pub detail: Option<&'a str>,
 }
 
+impl<'a> Event<'a> {
+    /// A successful event with no backup, which `stamp` and `repair` record.
+    pub fn success(
+        kind: EventKind,
+        version: Option<i64>,
+        started_at: DateTime<Utc>,
+        duration: Duration,
+        detail: &'a str,
+    ) -> Self {
+        Self {
+            version,
+            kind,
+            started_at,
+            duration,
+            backup_file: None,
+            success: true,
+            error: None,
+            detail: Some(detail),
+        }
+    }
+}
+
 /// A row of the trail, as read back.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EventRow {
