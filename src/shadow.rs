@@ -10,8 +10,8 @@ pub mod head;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::Context as _;
+use sqlx::PgConnection;
 use sqlx::postgres::PgDatabaseError;
-use sqlx::{Connection as _, PgConnection};
 
 use crate::config::{Config, DatabaseUrl};
 use crate::core::render::quote_ident;
@@ -131,7 +131,7 @@ impl Shadow {
     /// Connects, creating the database first when it does not exist; says whether it did
     /// (a database just created is empty: no need to recreate it).
     pub async fn connect_or_create(&self) -> anyhow::Result<(PgConnection, bool)> {
-        match PgConnection::connect(self.url.expose()).await {
+        match crate::db::connect::connect_raw(&self.url).await {
             Ok(conn) => Ok((conn, false)),
             Err(err) if is_missing_database(&err) => {
                 self.create_database().await?;
@@ -142,7 +142,7 @@ impl Shadow {
     }
 
     async fn connect_existing(&self) -> anyhow::Result<PgConnection> {
-        PgConnection::connect(self.url.expose())
+        crate::db::connect::connect_raw(&self.url)
             .await
             .map_err(|err| connect_error(&self.url, &err))
     }
@@ -157,7 +157,7 @@ impl Shadow {
     }
 
     async fn admin(&self) -> anyhow::Result<PgConnection> {
-        PgConnection::connect(self.admin.expose())
+        crate::db::connect::connect_raw(&self.admin)
             .await
             .map_err(|err| connect_error(&self.admin, &err))
     }

@@ -10,7 +10,7 @@
 //! is used whenever the target is not empty, i.e. with `--clean`).
 
 use anyhow::{Context as _, bail};
-use sqlx::{Connection as _, PgConnection};
+use sqlx::PgConnection;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -143,7 +143,7 @@ impl Parallel<'_> {
     }
 
     async fn connect_worker(&self) -> anyhow::Result<PgConnection> {
-        let mut conn = PgConnection::connect(self.url)
+        let mut conn = crate::db::connect(&crate::config::DatabaseUrl::new(self.url))
             .await
             .context("connecting a restore worker")?;
         for sql in &self.session {

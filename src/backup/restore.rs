@@ -13,8 +13,8 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use flate2::read::MultiGzDecoder;
+use sqlx::PgConnection;
 use sqlx::postgres::PgDatabaseError;
-use sqlx::{Connection as _, PgConnection};
 use tokio::sync::mpsc;
 
 use super::clean;
@@ -57,7 +57,7 @@ pub async fn restore(
     options: &RestoreOptions,
 ) -> anyhow::Result<RestoreReport> {
     let input = open(file)?;
-    let mut conn = PgConnection::connect(url)
+    let mut conn = crate::db::connect(&crate::config::DatabaseUrl::new(url))
         .await
         .context("connecting to the target database")?;
     let found = clean::user_objects(&mut conn, 5).await?;
@@ -123,7 +123,7 @@ async fn serial(
 /// Empties the target again after a failed parallel restore (it was empty before).
 async fn undo_parallel(url: &str) -> String {
     let undone = async {
-        let mut conn = PgConnection::connect(url).await?;
+        let mut conn = crate::db::connect(&crate::config::DatabaseUrl::new(url)).await?;
         clean::drop_all(&mut conn).await
     }
     .await;

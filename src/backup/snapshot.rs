@@ -7,7 +7,7 @@
 //! never silently hide rows (the COPY fails instead).
 
 use anyhow::Context as _;
-use sqlx::{Connection as _, PgConnection};
+use sqlx::PgConnection;
 
 /// Session settings for every connection that reads for a backup.
 const SESSION_SETUP: &str = "SELECT pg_catalog.set_config('search_path', '', false);
@@ -99,7 +99,7 @@ pub async fn lock_tables(conn: &mut PgConnection, names: &[String]) -> anyhow::R
 }
 
 async fn connect(url: &str) -> anyhow::Result<PgConnection> {
-    let mut conn = PgConnection::connect(url)
+    let mut conn = crate::db::connect(&crate::config::DatabaseUrl::new(url))
         .await
         .context("connecting to the database to back up")?;
     sqlx::raw_sql(SESSION_SETUP)

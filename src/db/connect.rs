@@ -39,6 +39,14 @@ pub fn options(url: &DatabaseUrl) -> Result<PgConnectOptions, UsageError> {
     Ok(sqlx::ConnectOptions::disable_statement_logging(options))
 }
 
+/// Connects once with the project's options (application name, TCP_NODELAY, no statement
+/// logging), keeping sqlx's error for callers that branch on its kind (the shadow creates a
+/// missing database). Others use `connect`, whose error is one line for users.
+pub async fn connect_raw(url: &DatabaseUrl) -> Result<PgConnection, sqlx::Error> {
+    let options = options(url).map_err(|e| sqlx::Error::Configuration(e.0.into()))?;
+    super::nodelay::connect(&options).await
+}
+
 /// Connects once. The error is one line: `cannot connect to <redacted url>: <cause>`.
 pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<PgConnection> {
     let options = options(url)?;
