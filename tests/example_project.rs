@@ -6,17 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::Project;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
-}
+use common::{Project, copy_dir};
 
 #[tokio::test]
 async fn example_project_check_passes_and_migrations_apply() {

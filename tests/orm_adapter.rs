@@ -14,7 +14,7 @@ mod watch_support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Project, TestDb};
+use common::{Project, TestDb, copy_dir};
 use migrated::core::schema::Schema;
 use watch_support::{Daemon, eventually};
 
@@ -37,21 +37,6 @@ fn python() -> PathBuf {
         python.display()
     );
     python
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() != "__pycache__" {
-                copy_dir(&entry.path(), &target);
-            }
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// A project holding the example's Python package, with the command pointing at this
