@@ -252,40 +252,27 @@ fn recreate(table: &QualifiedName, from: &Column, to: &Column) -> Vec<String> {
     ]
 }
 
-/// `ALTER COLUMN ... TYPE t [COLLATE c] USING col::t`, with the default dropped before and
-/// set after (a default of the old type may not cast implicitly).
 /// `::text` (or `::text[]`) when PostgreSQL has no cast from one type to the other but both
 /// read and write text: enum to enum, numbers to dates and times.
 fn text_route(enums: &[&QualifiedName], from: &str, to: &str) -> &'static str {
+    const NUMERIC: &[&str] = &[
+        "smallint",
+        "integer",
+        "bigint",
+        "numeric",
+        "real",
+        "double precision",
+    ];
+    const TEMPORAL: &[&str] = &["timestamp", "date", "time", "interval"];
     let is_enum = |ty: &str| enums.iter().any(|n| refers_to(ty, n).is_some());
-    let base = |ty: &str| ty.trim_end_matches("[]").to_owned();
-    let numeric = [
-        "smallint",
-        "integer",
-        "bigint",
-        "numeric",
-        "real",
-        "double precision",
-    ]
-    .iter()
-    .any(|n| base(from).starts_with(n));
-    let temporal = ["timestamp", "date", "time", "interval"]
-        .iter()
-        .any(|n| base(to).starts_with(n));
-    let numeric_to = [
-        "smallint",
-        "integer",
-        "bigint",
-        "numeric",
-        "real",
-        "double precision",
-    ]
-    .iter()
-    .any(|n| base(to).starts_with(n));
-    let temporal_from = ["timestamp", "date", "time", "interval"]
-        .iter()
-        .any(|n| base(from).starts_with(n));
-    if !(is_enum(from) || numeric && temporal || numeric_to && temporal_from) {
+    let is = |kinds: &[&str], ty: &str| {
+        kinds
+            .iter()
+            .any(|k| ty.trim_end_matches("[]").starts_with(k))
+    };
+    let crosses =
+        (is(NUMERIC, from) && is(TEMPORAL, to)) || (is(NUMERIC, to) && is(TEMPORAL, from));
+    if !(is_enum(from) || crosses) {
         ""
     } else if from.ends_with("[]") {
         "::text[]"
@@ -294,6 +281,8 @@ fn text_route(enums: &[&QualifiedName], from: &str, to: &str) -> &'static str {
     }
 }
 
+/// `ALTER COLUMN ... TYPE t [COLLATE c] USING col::t`, with the default dropped before and
+/// set after (a default of the old type may not cast implicitly).
 fn type_statements(
     table: &QualifiedName,
     from: &Column,
