@@ -18,7 +18,7 @@ use crate::core::diff::{Plan, diff};
 use crate::core::models::ModelSet;
 use crate::core::schema::Schema;
 use crate::models::{self, Origin};
-use crate::shadow::{Shadows, desired, head};
+use crate::shadow::{Shadow, Shadows, cache, desired, head};
 
 pub use verify::verify;
 pub use write::{DRAFT_SLUG, draft_files, write_draft, write_empty, write_migration, write_sum};
@@ -56,8 +56,11 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
     let files = head::committed(&config.migrations_dir)?;
     let replayed = head::update(&shadows.head, &files).await?;
     let head_ms = clock.elapsed().as_millis();
-    let (head, desired) =
-        tokio::try_join!(introspect(&shadows.head), introspect(&shadows.desired))?;
+    let head_key = cache::key(&files);
+    let (head, desired) = tokio::try_join!(
+        head_schema(&shadows.head, &head_key),
+        introspect(&shadows.desired)
+    )?;
     let introspect_ms = clock.elapsed().as_millis();
     let plan = diff(&head, &desired, &models.hints)?;
     tracing::debug!(
@@ -81,8 +84,22 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
     })
 }
 
+/// The head shadow's schema: from its cache when it holds this state, else introspected
+/// (and cached).
+async fn head_schema(shadow: &Shadow, key: &str) -> anyhow::Result<Schema> {
+    let mut conn = shadow.connect().await?;
+    if let Some(schema) = cache::load(&mut conn, key).await {
+        return Ok(schema);
+    }
+    let schema = crate::db::introspect::introspect(&mut conn)
+        .await
+        .with_context(|| format!("reading the schema of {}", shadow.name))?;
+    cache::store(&mut conn, key, &schema).await;
+    Ok(schema)
+}
+
 /// The schema of a shadow.
-pub async fn introspect(shadow: &crate::shadow::Shadow) -> anyhow::Result<Schema> {
+pub async fn introspect(shadow: &Shadow) -> anyhow::Result<Schema> {
     let mut conn = shadow.connect().await?;
     crate::db::introspect::introspect(&mut conn)
         .await
@@ -122,10 +139,15 @@ async fn generate_with(
     }
     refuse_unsupported(&planned.plan)?;
     let clock = Instant::now();
-    verify(&shadows.head, &planned).await?;
+    let after_up = verify(shadows, &planned).await?;
     tracing::debug!(verify_ms = clock.elapsed().as_millis(), "verified");
     let (up, down) = write_migration(&config.migrations_dir, version, message, &planned.plan)?;
     write_sum(&config.migrations_dir)?;
+    // The next pass replays this migration into the head shadow, which then holds exactly
+    // what verification saw after the up script: cache it under that state's key.
+    let next = head::committed(&config.migrations_dir)?;
+    let mut conn = shadows.head.connect().await?;
+    cache::store(&mut conn, &cache::key(&next), &after_up).await;
     Ok(Generated::Written {
         up,
         down,

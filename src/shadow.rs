@@ -4,6 +4,7 @@
 //! database and the head shadow `<its name>_head`. They never hold user data: they are
 //! dropped and rebuilt whenever their bookkeeping does not match.
 
+pub mod cache;
 pub mod desired;
 pub mod head;
 

@@ -5,7 +5,7 @@ mod common;
 mod engine_common;
 
 use common::TestDb;
-use engine_common::introspect_db;
+use engine_common::{assert_same_schema, introspect_db};
 use migrated::core::schema::{
     ConstraintKind, FkAction, FkMatch, FunctionKey, FunctionKind, IdentityGeneration, ObjectRef,
     PolicyCommand, QualifiedName, Schema, TriggerKey,
@@ -380,4 +380,14 @@ async fn introspect_restores_the_session_search_path() {
         .await
         .unwrap();
     assert_eq!(path, "app, public");
+}
+
+#[tokio::test]
+async fn rich_schema_survives_the_schema_cache_format() {
+    let (_db, schema) = rich_schema().await;
+    assert!(!schema.tables.is_empty() && !schema.functions.is_empty());
+    let bytes = migrated::shadow::cache::encode(&schema).unwrap();
+    let back = migrated::shadow::cache::decode(&bytes).unwrap();
+    assert_same_schema(&back, &schema, "decoded cache entry");
+    assert_eq!(back, schema);
 }

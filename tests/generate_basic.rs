@@ -79,6 +79,34 @@ async fn generate_one_column_change_writes_alter_with_hazard() {
     assert!(up.contains("ADD COLUMN email"), "{up}");
 }
 
+/// The head shadow caches its schema by the exact migrations it holds: a committed
+/// migration edited after the fact changes the head state the next diff starts from.
+#[tokio::test]
+async fn generate_after_a_committed_migration_is_edited_diffs_from_the_edited_head() {
+    let p = Project::new("gencache").await;
+    p.write("models/t.sql", "CREATE TABLE t (id bigint PRIMARY KEY);\n");
+    p.run(&["generate", "-m", "t"]).success();
+    p.write(
+        "models/t.sql",
+        "CREATE TABLE t (id bigint PRIMARY KEY, name text);\n",
+    );
+    p.run(&["generate", "-m", "name"]).success();
+    // Unchanged models, warm cache: nothing to do.
+    let again = p.run(&["generate", "-m", "nothing"]).success();
+    assert!(again.stdout.contains("no changes"), "{}", again.stdout);
+    assert_eq!(migration_files(&p).len(), 4);
+
+    let name_up = format!("migrations/{}", migration_files(&p)[3]);
+    let edited = p.read(&name_up).replace("name text", "name varchar(10)");
+    assert!(edited.contains("varchar(10)"), "{edited}");
+    p.write(&name_up, edited);
+    let run = p.run(&["generate", "-m", "back to text"]).success();
+    let files = migration_files(&p);
+    assert_eq!(files.len(), 6, "{files:?}\n{}{}", run.stdout, run.stderr);
+    let up = p.read(format!("migrations/{}", files[5]));
+    assert!(up.contains("TYPE text"), "{up}");
+}
+
 #[tokio::test]
 async fn generate_syntax_error_reports_position_and_touches_no_database() {
     let p = Project::new("gensyntax").await;

@@ -13,7 +13,7 @@ mod types;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use names::{FunctionKey, ObjectRef, QualifiedName, TriggerKey};
 pub use table::{
@@ -28,7 +28,7 @@ pub use types::{
 /// Everything introspected from one database (minus system schemas, extension members and
 /// the tool's own tables). Maps are ordered so that iteration, serialization and rendering
 /// are deterministic.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
     /// Namespaces, `public` included, by name.
     pub schemas: BTreeMap<String, SchemaDef>,

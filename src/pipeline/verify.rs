@@ -1,7 +1,10 @@
-//! Verification of a plan before it is written: on the head shadow, inside a transaction that
-//! is always rolled back, the up script must give exactly the desired schema and the down
-//! script must then give back the head state. Equality is judged by the diff itself, so the
-//! error names the first object that still differs.
+//! Verification of a plan before it is written, inside transactions that are always rolled
+//! back: on the head shadow the up script must give exactly the desired schema, and on the
+//! desired shadow (which holds what up gives) the down script must give back the head state.
+//! The two run at once, each on its own database, and each transaction takes only its own
+//! direction's locks (a plan creating a thousand tables would exhaust the server's lock table
+//! if up and down shared one). Equality is judged by the diff itself, so the error names the
+//! first object that still differs.
 
 use sqlx::PgConnection;
 
@@ -10,22 +13,42 @@ use crate::core::diff::{Plan, diff};
 use crate::core::generate::transactional;
 use crate::core::hints::RenameHints;
 use crate::core::schema::Schema;
-use crate::shadow::{Shadow, describe, execute};
+use crate::shadow::{Shadow, Shadows, describe, execute};
 
-/// Verifies `planned.plan` on the head shadow; nothing it does is kept.
-pub async fn verify(head: &Shadow, planned: &Planned) -> anyhow::Result<()> {
-    let mut conn = head.connect().await?;
+/// Verifies `planned.plan` on both shadows; nothing it does is kept. Returns the head
+/// shadow's schema after the up script (what the head state becomes once the migration is
+/// committed).
+pub async fn verify(shadows: &Shadows, planned: &Planned) -> anyhow::Result<Schema> {
+    // Both run to the end, so that when both fail the up script's error is the one reported.
+    let (after_up, down) = tokio::join!(
+        rolled_back(&shadows.head, async |conn: &mut PgConnection| {
+            verify_up(conn, planned).await
+        }),
+        rolled_back(&shadows.desired, async |conn: &mut PgConnection| {
+            verify_down(conn, planned).await
+        }),
+    );
+    let after_up = after_up?;
+    down?;
+    Ok(after_up)
+}
+
+/// Runs `check` on a connection to `shadow` inside a transaction that is rolled back.
+async fn rolled_back<T>(
+    shadow: &Shadow,
+    check: impl AsyncFnOnce(&mut PgConnection) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let mut conn = shadow.connect().await?;
     execute(&mut conn, "BEGIN")
         .await
         .map_err(|e| anyhow::anyhow!("verification: {}", describe(&e)))?;
-    let result = verify_in_transaction(&mut conn, planned).await;
+    let result = check(&mut conn).await;
     let _ = execute(&mut conn, "ROLLBACK").await;
     result
 }
 
-async fn verify_in_transaction(conn: &mut PgConnection, planned: &Planned) -> anyhow::Result<()> {
-    let plan = &planned.plan;
-    for step in &plan.steps {
+async fn verify_up(conn: &mut PgConnection, planned: &Planned) -> anyhow::Result<Schema> {
+    for step in &planned.plan.steps {
         run(conn, &step.up, &step.summary, "up").await?;
     }
     let after_up = crate::db::introspect::introspect(conn).await?;
@@ -34,7 +57,15 @@ async fn verify_in_transaction(conn: &mut PgConnection, planned: &Planned) -> an
             "verification failed, the migration was not written: after the up script, {object} still differs from the models"
         );
     }
-    for step in plan.steps.iter().rev() {
+    Ok(after_up)
+}
+
+async fn verify_down(conn: &mut PgConnection, planned: &Planned) -> anyhow::Result<()> {
+    // Serializes with updates of the desired shadow by other processes.
+    crate::shadow::desired::lock(conn)
+        .await
+        .map_err(|e| anyhow::anyhow!("verification: {}", describe(&e)))?;
+    for step in planned.plan.steps.iter().rev() {
         run(conn, &step.down, &step.summary, "down").await?;
     }
     let after_down = crate::db::introspect::introspect(conn).await?;

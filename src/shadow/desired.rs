@@ -186,7 +186,8 @@ async fn run_statement(conn: &mut PgConnection, statement: &Statement) -> Result
     }
 }
 
-async fn lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+/// Takes the desired shadow's update lock until the end of the transaction.
+pub(crate) async fn lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(LOCK_KEY)
         .execute(conn)

@@ -115,7 +115,7 @@ impl<'a> Daemon<'a> {
         };
         pipeline::refuse_unsupported(&planned.plan)?;
         if !planned.plan.is_empty() {
-            pipeline::verify(&self.shadows.head, &planned).await?;
+            pipeline::verify(&self.shadows, &planned).await?;
         }
         let now = crate::cmd::generate::now_version();
         let written = pipeline::write_draft(&self.config.migrations_dir, now, &planned.plan)?;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::core::render::{qualified, quote_ident};
 
@@ -76,7 +76,7 @@ impl fmt::Display for TriggerKey {
 
 /// An object another object depends on (from `pg_depend`, normal dependencies only),
 /// used to order creation: a view after the tables it reads, a table after its types.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]
 pub enum ObjectRef {
     Schema(String),
@@ -93,18 +93,35 @@ pub enum ObjectRef {
     Constraint(QualifiedName, String),
 }
 
-/// Names serialize as their SQL spelling (`public."Order Items"`), so maps keyed by them
-/// serialize to JSON objects.
-macro_rules! serialize_as_display {
-    ($($t:ty),*) => {$(
+/// Names serialize as their SQL spelling (`public."Order Items"`) in human-readable formats,
+/// so maps keyed by them serialize to JSON objects; in binary formats (the head shadow's
+/// schema cache, `shadow::cache`) as a tuple of their parts, the one form they deserialize
+/// from.
+macro_rules! name_serde {
+    ($($t:ident { $($field:ident),* })*) => {$(
         impl Serialize for $t {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_str(self)
+                if serializer.is_human_readable() {
+                    serializer.collect_str(self)
+                } else {
+                    ($(&self.$field,)*).serialize(serializer)
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let ($($field,)*) = Deserialize::deserialize(deserializer)?;
+                Ok(Self { $($field),* })
             }
         }
     )*};
 }
-serialize_as_display!(QualifiedName, FunctionKey, TriggerKey);
+name_serde! {
+    QualifiedName { schema, name }
+    FunctionKey { schema, name, args }
+    TriggerKey { table, name }
+}
 
 #[cfg(test)]
 mod tests {

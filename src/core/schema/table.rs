@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::names::{FunctionKey, ObjectRef, QualifiedName};
 use super::types::SequenceOptions;
 
 /// A table: ordinary, partitioned (`partition_key`), a partition (`partition_of`) or an
 /// inheritance child (`inherits`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Table {
     pub name: QualifiedName,
     /// In `attnum` order (dropped columns skipped).
@@ -55,13 +55,13 @@ impl Table {
 
 /// A partition's parent and bound (`pg_get_expr(relpartbound)`: `FOR VALUES FROM (1) TO (10)`,
 /// `DEFAULT`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionOf {
     pub parent: QualifiedName,
     pub bound: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,
     /// `format_type(atttypid, atttypmod)`: `character varying(40)`, `integer[]`,
@@ -82,7 +82,7 @@ pub struct Column {
     pub comment: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentityGeneration {
     Always,
@@ -90,14 +90,14 @@ pub enum IdentityGeneration {
 }
 
 /// An identity column: how it generates values and its implicit sequence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub generation: IdentityGeneration,
     pub sequence: QualifiedName,
     pub options: SequenceOptions,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConstraintKind {
     PrimaryKey,
@@ -109,7 +109,7 @@ pub enum ConstraintKind {
 
 /// A table constraint. `definition` is `pg_get_constraintdef()` (what follows
 /// `ADD CONSTRAINT name`); the other fields are parsed out of the catalog for the diff.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Constraint {
     pub name: String,
     pub kind: ConstraintKind,
@@ -134,7 +134,7 @@ pub struct Constraint {
     pub comment: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FkAction {
     NoAction,
@@ -144,7 +144,7 @@ pub enum FkAction {
     SetDefault,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FkMatch {
     Simple,
@@ -152,7 +152,7 @@ pub enum FkMatch {
     Partial,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForeignKey {
     pub table: QualifiedName,
     pub columns: Vec<String>,
@@ -162,7 +162,7 @@ pub struct ForeignKey {
 }
 
 /// An index. `definition` is `pg_get_indexdef()` (a complete `CREATE [UNIQUE] INDEX`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
     /// Indexes live in their table's schema.
     pub name: String,
@@ -185,7 +185,7 @@ pub struct Index {
 }
 
 /// One key of an index: a column or an expression, with non-default opclass and ordering.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexKey {
     /// `pg_get_indexdef(oid, n, true)`: a (quoted) column name or an expression.
     pub expression: String,
@@ -197,7 +197,7 @@ pub struct IndexKey {
     pub nulls_first: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyCommand {
     All,
@@ -220,7 +220,7 @@ impl PolicyCommand {
 }
 
 /// A row-level security policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     pub name: String,
     pub permissive: bool,
@@ -235,7 +235,7 @@ pub struct Policy {
 }
 
 /// A trigger. `definition` is `pg_get_triggerdef()` (a complete `CREATE TRIGGER`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trigger {
     pub table: QualifiedName,
     pub name: String,

@@ -1,18 +1,18 @@
 //! Schema-level objects other than tables: schemas, extensions, enum / domain / composite
 //! types, sequences, views, functions, and the objects of kinds not modelled.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::names::{FunctionKey, ObjectRef, QualifiedName};
 
 /// A namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchemaDef {
     pub name: String,
     pub comment: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extension {
     pub name: String,
     /// The schema its objects live in.
@@ -22,14 +22,14 @@ pub struct Extension {
 }
 
 /// `CREATE TYPE ... AS ENUM`, values in their sort order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnumType {
     pub name: QualifiedName,
     pub values: Vec<String>,
     pub comment: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Domain {
     pub name: QualifiedName,
     /// `format_type` of the base type.
@@ -43,7 +43,7 @@ pub struct Domain {
     pub depends_on: Vec<ObjectRef>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainCheck {
     pub name: String,
     /// `pg_get_constraintdef`: `CHECK (VALUE > 0)`, with ` NOT VALID` when not validated.
@@ -53,7 +53,7 @@ pub struct DomainCheck {
 }
 
 /// `CREATE TYPE ... AS (...)`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompositeType {
     pub name: QualifiedName,
     pub attributes: Vec<CompositeAttribute>,
@@ -61,7 +61,7 @@ pub struct CompositeType {
     pub depends_on: Vec<ObjectRef>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompositeAttribute {
     pub name: String,
     pub data_type: String,
@@ -70,7 +70,7 @@ pub struct CompositeAttribute {
 }
 
 /// Sequence parameters (`pg_sequence`), shared by sequences and identity columns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SequenceOptions {
     /// `smallint`, `integer` or `bigint`.
     pub data_type: String,
@@ -82,7 +82,7 @@ pub struct SequenceOptions {
     pub cycle: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sequence {
     pub name: QualifiedName,
     pub options: SequenceOptions,
@@ -94,7 +94,7 @@ pub struct Sequence {
 
 /// A view or materialized view. `definition` is `pg_get_viewdef(oid, true)`: the query,
 /// ending in `;` as the server renders it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct View {
     pub name: QualifiedName,
     pub materialized: bool,
@@ -110,7 +110,7 @@ pub struct View {
     pub depends_on: Vec<ObjectRef>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FunctionKind {
     Function,
@@ -120,7 +120,7 @@ pub enum FunctionKind {
 
 /// A function or procedure. `definition` is `pg_get_functiondef()`: a complete
 /// `CREATE OR REPLACE FUNCTION|PROCEDURE`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Function {
     pub key: FunctionKey,
     pub kind: FunctionKind,
@@ -139,7 +139,7 @@ pub struct Function {
 /// foreign table, publication, aggregate, statistics object, collation, range type, ...).
 /// `detail` is what the server says about it (a definition where one can be rendered), so
 /// a change is detected, not only an addition or removal.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct UnsupportedObject {
     /// `rule`, `event trigger`, `cast`, `operator`, `foreign table`, `aggregate`, ...
     pub kind: String,
