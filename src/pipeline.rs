@@ -12,25 +12,28 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context as _;
+use sqlx::PgConnection;
 
 use crate::config::Config;
 use crate::core::diff::{Plan, diff};
 use crate::core::models::ModelSet;
 use crate::core::schema::Schema;
+use crate::db::snapshot::{self, Snapshot};
 use crate::models::{self, Origin};
 use crate::shadow::{Shadow, Shadows, cache, desired, head};
 
 pub use verify::verify;
 pub use write::{DRAFT_SLUG, draft_files, write_draft, write_empty, write_migration, write_sum};
 
-/// The difference between the head state and the models, with both schemas.
+/// The difference between the head state and the models, with both schemas (as snapshots
+/// of the shadows, the bases of verification's incremental reads).
 #[derive(Debug, Clone)]
 pub struct Planned {
     pub plan: Plan,
     /// The head state (committed migrations replayed).
-    pub head: Schema,
+    pub head: Snapshot,
     /// The desired state (the models loaded).
-    pub desired: Schema,
+    pub desired: Snapshot,
     pub models: ModelSet,
 }
 
@@ -58,11 +61,11 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
     let head_ms = clock.elapsed().as_millis();
     let head_key = cache::key(&files);
     let (head, desired) = tokio::try_join!(
-        head_schema(&shadows.head, &head_key),
-        introspect(&shadows.desired)
+        head_snapshot(&shadows.head, &head_key),
+        cached_snapshot(&shadows.desired, cache::DESIRED)
     )?;
     let introspect_ms = clock.elapsed().as_millis();
-    let plan = diff(&head, &desired, &models.hints)?;
+    let plan = diff(&head.schema, &desired.schema, &models.hints)?;
     tracing::debug!(
         statements = models.statements.len(),
         shadow_rebuilt = loaded.rebuilt,
@@ -84,18 +87,38 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
     })
 }
 
-/// The head shadow's schema: from its cache when it holds this state, else introspected
-/// (and cached).
-async fn head_schema(shadow: &Shadow, key: &str) -> anyhow::Result<Schema> {
+/// The head shadow's schema: from its cache when it holds exactly this state, else read
+/// (incrementally from its newest cached snapshot) and cached.
+async fn head_snapshot(shadow: &Shadow, key: &str) -> anyhow::Result<Snapshot> {
     let mut conn = shadow.connect().await?;
-    if let Some(schema) = cache::load(&mut conn, key).await {
-        return Ok(schema);
+    if let Some(snapshot) = cache::load(&mut conn, key).await {
+        return Ok(snapshot);
     }
-    let schema = crate::db::introspect::introspect(&mut conn)
-        .await
-        .with_context(|| format!("reading the schema of {}", shadow.name))?;
-    cache::store(&mut conn, key, &schema).await;
-    Ok(schema)
+    read_and_cache(&mut conn, shadow, key).await
+}
+
+/// A shadow's schema read incrementally from its newest cached snapshot (or in full when it
+/// has none), cached under `key`.
+async fn cached_snapshot(shadow: &Shadow, key: &str) -> anyhow::Result<Snapshot> {
+    let mut conn = shadow.connect().await?;
+    read_and_cache(&mut conn, shadow, key).await
+}
+
+async fn read_and_cache(
+    conn: &mut PgConnection,
+    shadow: &Shadow,
+    key: &str,
+) -> anyhow::Result<Snapshot> {
+    let snapshot = match cache::newest(conn).await {
+        Some(base) => snapshot::since(conn, &base).await.map(|(now, read)| {
+            tracing::debug!(shadow = %shadow.name, ?read, "read incrementally");
+            now
+        }),
+        None => snapshot::take(conn).await,
+    }
+    .with_context(|| format!("reading the schema of {}", shadow.name))?;
+    cache::store(conn, key, &snapshot).await;
+    Ok(snapshot)
 }
 
 /// The schema of a shadow.

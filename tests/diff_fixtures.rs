@@ -7,6 +7,7 @@
 
 mod common;
 mod diff_support;
+mod engine_common;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use migrated::core::diff::{Plan, diff};
 use migrated::core::hints::{ColumnRename, RenameHints, TableRename};
 use migrated::core::render::{render_down, render_up};
+use migrated::db::snapshot;
 
 fn fixture_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -80,6 +82,8 @@ async fn run_fixture(name: &str) {
         .unwrap_or_else(|e| panic!("{name}/to.sql: {e}"));
     let from = diff_support::introspect(&mut cur).await.unwrap();
     let to = diff_support::introspect(&mut want).await.unwrap();
+    let base = snapshot::take(&mut cur).await.unwrap();
+    assert_eq!(base.schema, from, "{name}: a snapshot reads what introspect reads");
     let plan = diff(&from, &to, &hints(&dir)).unwrap();
     insta::with_settings!({
         snapshot_path => fixture_dir("snapshots"),
@@ -94,6 +98,7 @@ async fn run_fixture(name: &str) {
     if let Some(d) = diff_support::compare(&after_up, &to) {
         panic!("{name}: up does not give to.sql: {d}");
     }
+    let up_snapshot = incremental_read(&mut cur, &base, &after_up, name, "up").await;
     diff_support::apply(&mut cur, &plan, false)
         .await
         .unwrap_or_else(|e| panic!("{name}: down fails: {e}"));
@@ -101,6 +106,23 @@ async fn run_fixture(name: &str) {
     if let Some(d) = diff_support::compare(&after_down, &from) {
         panic!("{name}: down does not give from.sql back: {d}");
     }
+    incremental_read(&mut cur, &up_snapshot, &after_down, name, "down").await;
+}
+
+/// The incremental read since `base` must give exactly what a full read gave.
+async fn incremental_read(
+    conn: &mut sqlx::PgConnection,
+    base: &snapshot::Snapshot,
+    full: &migrated::core::schema::Schema,
+    name: &str,
+    direction: &str,
+) -> snapshot::Snapshot {
+    let (now, _) = snapshot::since(conn, base).await.unwrap();
+    if now.schema != *full {
+        engine_common::assert_same_schema(&now.schema, full, &format!("{name} after {direction}"));
+        panic!("{name}: the incremental read after {direction} differs from a full read");
+    }
+    now
 }
 
 macro_rules! fixtures {

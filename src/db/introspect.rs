@@ -22,7 +22,7 @@ mod sequences;
 mod types;
 mod unsupported;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use anyhow::Context as _;
 use sqlx::PgConnection;
@@ -31,15 +31,15 @@ use sqlx::postgres::PgRow;
 use crate::core::schema::{FunctionKey, ObjectRef, QualifiedName, Schema};
 
 /// Schemas the server owns, as a condition on `pg_namespace n`.
-const USER_NAMESPACE: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+pub(super) const USER_NAMESPACE: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
 
 /// The tool's own tables, as a condition on `pg_namespace n` / `pg_class c`.
-const NOT_TOOL_TABLE: &str = "NOT (n.nspname = 'public' AND c.relname IN ('_sqlx_migrations', 'migrated_events')) \
+pub(super) const NOT_TOOL_TABLE: &str = "NOT (n.nspname = 'public' AND c.relname IN ('_sqlx_migrations', 'migrated_events')) \
      AND c.relname NOT LIKE '\\_migrated\\_%'";
 
 /// A condition excluding objects that are members of an extension.
-fn not_extension_member(catalog: &str, oid: &str) -> String {
+pub(super) fn not_extension_member(catalog: &str, oid: &str) -> String {
     format!(
         "NOT EXISTS (SELECT 1 FROM pg_depend ext WHERE ext.classid = '{catalog}'::regclass \
          AND ext.objid = {oid} AND ext.deptype = 'e')"
@@ -61,6 +61,25 @@ fn not_extension_or_internal(catalog: &str, oid: &str) -> String {
 /// the server renders in types, defaults and definitions is schema-qualified and the text
 /// means the same in any session.
 pub async fn introspect(conn: &mut PgConnection) -> anyhow::Result<Schema> {
+    introspect_scope(conn, None).await
+}
+
+/// Reads the objects of every kind but tables and views in full, and only the tables and
+/// views whose `pg_class` oid is in `relations` (with their columns, constraints, indexes,
+/// triggers and policies): the partial read `db::snapshot` merges into an earlier schema.
+/// References to relations outside the set (foreign keys, dependencies, owned sequences)
+/// still resolve.
+pub async fn introspect_relations(
+    conn: &mut PgConnection,
+    relations: &BTreeSet<i64>,
+) -> anyhow::Result<Schema> {
+    introspect_scope(conn, Some(relations)).await
+}
+
+async fn introspect_scope(
+    conn: &mut PgConnection,
+    scope: Option<&BTreeSet<i64>>,
+) -> anyhow::Result<Schema> {
     let saved: String = sqlx::query_scalar("SELECT current_setting('search_path')")
         .fetch_one(&mut *conn)
         .await
@@ -69,7 +88,7 @@ pub async fn introspect(conn: &mut PgConnection) -> anyhow::Result<Schema> {
         .execute(&mut *conn)
         .await
         .context("clearing search_path for introspection")?;
-    let result = introspect_qualified(conn).await;
+    let result = introspect_qualified(conn, scope).await;
     sqlx::query("SELECT set_config('search_path', $1, false)")
         .bind(&saved)
         .execute(&mut *conn)
@@ -78,9 +97,15 @@ pub async fn introspect(conn: &mut PgConnection) -> anyhow::Result<Schema> {
     result
 }
 
-async fn introspect_qualified(conn: &mut PgConnection) -> anyhow::Result<Schema> {
+async fn introspect_qualified(
+    conn: &mut PgConnection,
+    scope: Option<&BTreeSet<i64>>,
+) -> anyhow::Result<Schema> {
     let version = server_version(conn).await?;
-    let mut b = Builder::default();
+    let mut b = Builder {
+        scope: scope.cloned(),
+        ..Builder::default()
+    };
     types::load_schemas(conn, &mut b).await?;
     types::load_extensions(conn, &mut b).await?;
     types::load_types(conn, &mut b).await?;
@@ -94,6 +119,7 @@ async fn introspect_qualified(conn: &mut PgConnection) -> anyhow::Result<Schema>
     functions::load_policies(conn, &mut b).await?;
     depends::load_depends(conn, &mut b).await?;
     unsupported::load_unsupported(conn, &mut b, version).await?;
+    b.drop_out_of_scope();
     Ok(b.schema)
 }
 
@@ -128,9 +154,48 @@ struct Builder {
     extensions: HashMap<i64, String>,
     /// pg_constraint oid of a table constraint: its table and name.
     constraints: HashMap<i64, (QualifiedName, String)>,
+    /// The tables and views whose details are read (`None`: all of them). The oid maps
+    /// above always cover every relation, so references resolve.
+    scope: Option<BTreeSet<i64>>,
 }
 
 impl Builder {
+    /// An SQL condition: the relation oid `expr` is in scope (built from integers only).
+    fn in_scope(&self, expr: &str) -> String {
+        match &self.scope {
+            None => "TRUE".to_owned(),
+            Some(oids) => {
+                let list: Vec<String> = oids.iter().map(i64::to_string).collect();
+                format!("{expr} = ANY('{{{}}}'::oid[])", list.join(","))
+            }
+        }
+    }
+
+    /// Whether the details of relation `oid` are read.
+    fn reads(&self, oid: i64) -> bool {
+        self.scope.as_ref().is_none_or(|oids| oids.contains(&oid))
+    }
+
+    /// Removes the tables and views outside the scope (and their triggers): they were only
+    /// loaded so that references to them resolve.
+    fn drop_out_of_scope(&mut self) {
+        if self.scope.is_none() {
+            return;
+        }
+        let outside: BTreeSet<QualifiedName> = self
+            .tables
+            .iter()
+            .chain(&self.views)
+            .filter(|(oid, _)| !self.reads(**oid))
+            .map(|(_, name)| name.clone())
+            .collect();
+        self.schema.tables.retain(|name, _| !outside.contains(name));
+        self.schema.views.retain(|name, _| !outside.contains(name));
+        self.schema
+            .triggers
+            .retain(|key, _| !outside.contains(&key.table));
+    }
+
     /// What a pg_class oid refers to, when it is an object the schema models.
     fn relation_ref(&self, oid: i64) -> Option<ObjectRef> {
         if let Some(name) = self.tables.get(&oid) {

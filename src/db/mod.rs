@@ -8,5 +8,6 @@ pub mod history;
 pub mod introspect;
 pub mod lock;
 pub mod nodelay;
+pub mod snapshot;
 
 pub use connect::{close, connect, connect_with_retry};

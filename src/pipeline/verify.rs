@@ -13,12 +13,13 @@ use crate::core::diff::{Plan, diff};
 use crate::core::generate::transactional;
 use crate::core::hints::RenameHints;
 use crate::core::schema::Schema;
+use crate::db::snapshot::{self, Snapshot};
 use crate::shadow::{Shadow, Shadows, describe, execute};
 
 /// Verifies `planned.plan` on both shadows; nothing it does is kept. Returns the head
-/// shadow's schema after the up script (what the head state becomes once the migration is
+/// shadow's snapshot after the up script (what the head state becomes once the migration is
 /// committed).
-pub async fn verify(shadows: &Shadows, planned: &Planned) -> anyhow::Result<Schema> {
+pub async fn verify(shadows: &Shadows, planned: &Planned) -> anyhow::Result<Snapshot> {
     // Both run to the end, so that when both fail the up script's error is the one reported.
     let (after_up, down) = tokio::join!(
         rolled_back(&shadows.head, async |conn: &mut PgConnection| {
@@ -47,12 +48,12 @@ async fn rolled_back<T>(
     result
 }
 
-async fn verify_up(conn: &mut PgConnection, planned: &Planned) -> anyhow::Result<Schema> {
+async fn verify_up(conn: &mut PgConnection, planned: &Planned) -> anyhow::Result<Snapshot> {
     for step in &planned.plan.steps {
         run(conn, &step.up, &step.summary, "up").await?;
     }
-    let after_up = crate::db::introspect::introspect(conn).await?;
-    if let Some(object) = first_difference(&after_up, &planned.desired)? {
+    let (after_up, difference) = read_and_compare(conn, &planned.head, &planned.desired).await?;
+    if let Some(object) = difference {
         anyhow::bail!(
             "verification failed, the migration was not written: after the up script, {object} still differs from the models"
         );
@@ -68,13 +69,33 @@ async fn verify_down(conn: &mut PgConnection, planned: &Planned) -> anyhow::Resu
     for step in planned.plan.steps.iter().rev() {
         run(conn, &step.down, &step.summary, "down").await?;
     }
-    let after_down = crate::db::introspect::introspect(conn).await?;
-    if let Some(object) = first_difference(&after_down, &planned.head)? {
+    let (_, difference) = read_and_compare(conn, &planned.desired, &planned.head).await?;
+    if let Some(object) = difference {
         anyhow::bail!(
             "verification failed, the migration was not written: after the down script, {object} differs from the head state"
         );
     }
     Ok(())
+}
+
+/// Reads the schema incrementally since `base` and compares it with `expected`. A
+/// difference is confirmed by a full read before it is reported, so that a fault of the
+/// incremental read can never fail a correct plan.
+async fn read_and_compare(
+    conn: &mut PgConnection,
+    base: &Snapshot,
+    expected: &Snapshot,
+) -> anyhow::Result<(Snapshot, Option<String>)> {
+    let (now, read) = snapshot::since(conn, base).await?;
+    let Some(difference) = first_difference(&now.schema, &expected.schema)? else {
+        return Ok((now, None));
+    };
+    if read == snapshot::Read::Full {
+        return Ok((now, Some(difference)));
+    }
+    let full = snapshot::take(conn).await?;
+    let difference = first_difference(&full.schema, &expected.schema)?;
+    Ok((full, difference))
 }
 
 async fn run(

@@ -1,25 +1,31 @@
-//! The head shadow's schema cache: the introspected head state, kept in the head shadow
-//! itself (`public._migrated_schema_cache`) under a key naming exactly which migrations it
-//! holds, so a generate or watcher pass whose committed migrations did not change (or only
-//! gained the one the previous `generate` wrote and verified) does not introspect the head
-//! shadow again.
+//! The shadows' schema cache: snapshots (`db::snapshot`: the introspected schema with its
+//! digests) kept in the shadow they describe (`public._migrated_schema_cache`, which
+//! introspection ignores), so a pass does not read a shadow's whole schema again.
+//!
+//! In the head shadow an entry's key names exactly which migrations it holds (`key`): a pass
+//! whose committed migrations did not change, or only gained the one the previous `generate`
+//! wrote and verified, uses it as is. Otherwise, and always in the desired shadow (whose
+//! contents change with every model edit), the newest entry is the base of an incremental
+//! read (`db::snapshot::since`), which trusts nothing but the catalog's digests.
 //!
 //! The key is a SHA-256 of the cache format, the tool version and every committed
 //! migration's version and checksum; an entry is also bound to the server's version (its
-//! renderers decide the schema's text). The head shadow is dropped and rebuilt whenever its
-//! migrations stop being a prefix of the directory, and the cache with it. Entries are the
-//! schema in MessagePack (`rmp-serde`, binary: names keep their parts). Only the newest few
-//! are kept. Any failure to read or write the cache is a miss, never an error: the caller
+//! renderers decide the schema's text). A shadow that is rebuilt loses its cache with it.
+//! Entries are MessagePack (`rmp-serde`, binary: names keep their parts); only the newest
+//! few are kept. Any failure to read or write the cache is a miss, never an error: the caller
 //! introspects.
 
 use sha2::{Digest as _, Sha256};
 use sqlx::PgConnection;
 
 use crate::core::migration::MigrationSet;
-use crate::core::schema::Schema;
+use crate::db::snapshot::Snapshot;
 
 /// Bump when the cached data's meaning changes (older entries then never match).
-const FORMAT: &str = "migrated schema cache v1";
+const FORMAT: &str = "migrated schema cache v2";
+
+/// The key of the desired shadow's one entry (always read incrementally).
+pub const DESIRED: &str = "desired";
 
 /// Entries kept: the current head state and the one a just-written migration leads to.
 const KEEP: i64 = 4;
@@ -36,45 +42,65 @@ pub fn key(set: &MigrationSet) -> String {
     hex::encode(hash.finalize())
 }
 
-/// A schema in the cache's format.
-pub fn encode(schema: &Schema) -> Result<Vec<u8>, rmp_serde::encode::Error> {
-    rmp_serde::to_vec(schema)
+/// A snapshot in the cache's format.
+pub fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, rmp_serde::encode::Error> {
+    rmp_serde::to_vec(snapshot)
 }
 
-/// A schema back from the cache's format.
-pub fn decode(bytes: &[u8]) -> Result<Schema, rmp_serde::decode::Error> {
+/// A snapshot back from the cache's format.
+pub fn decode(bytes: &[u8]) -> Result<Snapshot, rmp_serde::decode::Error> {
     rmp_serde::from_slice(bytes)
 }
 
-/// The cached schema under `key`, if there is one for this server version.
-pub async fn load(conn: &mut PgConnection, key: &str) -> Option<Schema> {
-    // The table may not exist yet: that is a miss like any other failure.
-    let found: Option<Vec<u8>> = sqlx::query_scalar(
-        "SELECT schema FROM public._migrated_schema_cache \
-         WHERE key = $1 AND server = current_setting('server_version_num')",
+/// The cached snapshot under `key`, if there is one for this server version.
+pub async fn load(conn: &mut PgConnection, key: &str) -> Option<Snapshot> {
+    fetch(
+        conn,
+        sqlx::query_scalar(
+            "SELECT schema FROM public._migrated_schema_cache \
+             WHERE key = $1 AND server = current_setting('server_version_num')",
+        )
+        .bind(key),
     )
-    .bind(key)
-    .fetch_optional(&mut *conn)
     .await
-    .ok()
-    .flatten();
-    let schema = decode(&found?);
-    if let Err(err) = &schema {
-        tracing::debug!(%err, "schema cache entry unreadable; introspecting");
-    }
-    schema.ok()
 }
 
-/// Stores `schema` under `key` and drops all but the newest entries. Best effort: a failure
-/// is logged at debug level and otherwise ignored.
-pub async fn store(conn: &mut PgConnection, key: &str, schema: &Schema) {
-    if let Err(err) = try_store(conn, key, schema).await {
+/// The newest cached snapshot of this server version, whatever state it describes: a base
+/// for `db::snapshot::since`.
+pub async fn newest(conn: &mut PgConnection) -> Option<Snapshot> {
+    fetch(
+        conn,
+        sqlx::query_scalar(
+            "SELECT schema FROM public._migrated_schema_cache \
+             WHERE server = current_setting('server_version_num') ORDER BY seq DESC LIMIT 1",
+        ),
+    )
+    .await
+}
+
+async fn fetch<'q>(
+    conn: &mut PgConnection,
+    query: sqlx::query::QueryScalar<'q, sqlx::Postgres, Vec<u8>, sqlx::postgres::PgArguments>,
+) -> Option<Snapshot> {
+    // The table may not exist yet: that is a miss like any other failure.
+    let found = query.fetch_optional(&mut *conn).await.ok().flatten()?;
+    let snapshot = decode(&found);
+    if let Err(err) = &snapshot {
+        tracing::debug!(%err, "schema cache entry unreadable; introspecting");
+    }
+    snapshot.ok()
+}
+
+/// Stores `snapshot` under `key` and drops all but the newest entries. Best effort: a
+/// failure is logged at debug level and otherwise ignored.
+pub async fn store(conn: &mut PgConnection, key: &str, snapshot: &Snapshot) {
+    if let Err(err) = try_store(conn, key, snapshot).await {
         tracing::debug!(err = %format!("{err:#}"), "schema cache not written");
     }
 }
 
-async fn try_store(conn: &mut PgConnection, key: &str, schema: &Schema) -> anyhow::Result<()> {
-    let bytes = encode(schema)?;
+async fn try_store(conn: &mut PgConnection, key: &str, snapshot: &Snapshot) -> anyhow::Result<()> {
+    let bytes = encode(snapshot)?;
     let exists: Option<String> =
         sqlx::query_scalar("SELECT to_regclass('public._migrated_schema_cache')::text")
             .fetch_one(&mut *conn)

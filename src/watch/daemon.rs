@@ -145,7 +145,7 @@ impl<'a> Daemon<'a> {
         let current = introspect(conn)
             .await
             .context("reading the dev database's schema")?;
-        let delta = diff(&current, &planned.desired, &planned.models.hints)?;
+        let delta = diff(&current, &planned.desired.schema, &planned.models.hints)?;
         let (apply, blocked): (Vec<Step>, Vec<Step>) = delta
             .steps
             .into_iter()

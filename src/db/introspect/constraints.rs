@@ -20,7 +20,8 @@ pub(super) async fn load_constraints(
         "-- constraints: every constraint on a user table or domain, with its column names
         SELECT con.oid::int8 AS oid, con.conrelid::int8 AS relid, con.contypid::int8 AS typid,
                con.conname::text AS name, con.contype::text AS kind,
-               pg_get_constraintdef(con.oid) AS definition,
+               CASE WHEN con.conrelid = 0 OR {scope} THEN pg_get_constraintdef(con.oid) END
+                   AS definition,
                con.condeferrable AS deferrable, con.condeferred AS deferred,
                con.convalidated AS validated, con.contype = 'c' AND con.connoinherit AS no_inherit,
                con.conislocal AS is_local,
@@ -47,8 +48,10 @@ pub(super) async fn load_constraints(
         LEFT JOIN pg_index i ON i.indexrelid = ic.oid
         LEFT JOIN pg_description d
           ON d.classoid = 'pg_constraint'::regclass AND d.objoid = con.oid AND d.objsubid = 0
-        WHERE {USER_NAMESPACE} AND con.contype IN ('p', 'u', 'f', 'c', 'x')",
+        WHERE {USER_NAMESPACE} AND con.contype IN ('p', 'u', 'f', 'c', 'x')
+          AND (con.conrelid = 0 OR con.contype IN ('p', 'u') OR {scope})",
         nnd = nulls_not_distinct(version, "i"),
+        scope = b.in_scope("con.conrelid"),
     );
     for row in fetch(conn, "constraints", sql).await? {
         let relid: i64 = get(&row, "relid")?;
@@ -65,9 +68,13 @@ pub(super) async fn load_constraints(
         let Some(table) = b.tables.get(&relid) else {
             continue;
         };
-        let constraint = constraint(&row)?;
+        // Keys of relations outside the scope are only needed for dependency lookups.
         b.constraints
-            .insert(get(&row, "oid")?, (table.clone(), constraint.name.clone()));
+            .insert(get(&row, "oid")?, (table.clone(), get(&row, "name")?));
+        if !b.reads(relid) {
+            continue;
+        }
+        let constraint = constraint(&row)?;
         let table = b.schema.tables.get_mut(table).expect("BUG: table map");
         table
             .constraints

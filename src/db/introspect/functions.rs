@@ -72,7 +72,8 @@ pub(super) async fn load_triggers(conn: &mut PgConnection, b: &mut Builder) -> a
         JOIN pg_namespace fn ON fn.oid = f.pronamespace
         LEFT JOIN pg_description d
           ON d.classoid = 'pg_trigger'::regclass AND d.objoid = t.oid AND d.objsubid = 0
-        WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {USER_NAMESPACE}"
+        WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {USER_NAMESPACE} AND {scope}",
+        scope = b.in_scope("t.tgrelid"),
     );
     for row in fetch(conn, "triggers", sql).await? {
         let relid: i64 = get(&row, "relid")?;
@@ -116,7 +117,8 @@ pub(super) async fn load_policies(conn: &mut PgConnection, b: &mut Builder) -> a
         JOIN pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_description d
           ON d.classoid = 'pg_policy'::regclass AND d.objoid = p.oid AND d.objsubid = 0
-        WHERE {USER_NAMESPACE}"
+        WHERE {USER_NAMESPACE} AND {scope}",
+        scope = b.in_scope("p.polrelid"),
     );
     for row in fetch(conn, "policies", sql).await? {
         let relid: i64 = get(&row, "relid")?;

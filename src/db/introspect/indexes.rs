@@ -55,8 +55,9 @@ pub(super) async fn load_indexes(
         LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace
         LEFT JOIN pg_description d
           ON d.classoid = 'pg_class'::regclass AND d.objoid = i.indexrelid AND d.objsubid = 0
-        WHERE {USER_NAMESPACE}",
+        WHERE {USER_NAMESPACE} AND {scope}",
         nnd = nulls_not_distinct(version, "i"),
+        scope = b.in_scope("i.indrelid"),
     );
     for row in fetch(conn, "indexes", sql).await? {
         let relid: i64 = get(&row, "relid")?;

@@ -20,7 +20,8 @@ pub(super) async fn load_relations(conn: &mut PgConnection, b: &mut Builder) -> 
                coalesce(c.reloptions::text[], '{{}}') AS options,
                CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key,
                CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS bound,
-               CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END AS view_def,
+               coalesce(CASE WHEN c.relkind IN ('v', 'm') AND {scope}
+                             THEN pg_get_viewdef(c.oid, true) END, '') AS view_def,
                d.description AS comment
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -28,7 +29,8 @@ pub(super) async fn load_relations(conn: &mut PgConnection, b: &mut Builder) -> 
           ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid AND d.objsubid = 0
         WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {USER_NAMESPACE} AND {NOT_TOOL_TABLE}
           AND {}",
-        not_extension_member("pg_class", "c.oid")
+        not_extension_member("pg_class", "c.oid"),
+        scope = b.in_scope("c.oid"),
     );
     let mut bounds = BTreeMap::new();
     for row in fetch(conn, "tables and views", sql).await? {
@@ -144,7 +146,9 @@ pub(super) async fn load_columns(conn: &mut PgConnection, b: &mut Builder) -> an
           ON d.classoid = 'pg_class'::regclass AND d.objoid = a.attrelid AND d.objsubid = a.attnum
         WHERE a.attnum > 0 AND NOT a.attisdropped
           AND c.relkind IN ('r', 'p', 'v', 'm', 'c') AND {USER_NAMESPACE}
-        ORDER BY a.attrelid, a.attnum"
+          AND (c.relkind = 'c' OR {scope})
+        ORDER BY a.attrelid, a.attnum",
+        scope = b.in_scope("c.oid"),
     );
     for row in fetch(conn, "columns", sql).await? {
         let relid: i64 = get(&row, "relid")?;
