@@ -1,19 +1,42 @@
 #!/usr/bin/env bash
 # Benchmarks `migrated generate` after a one-column change with warm shadows, at 10, 100 and
-# 1000 tables, and prints the median of RUNS timed runs per size (after one warm-up run).
+# 1000 tables, side by side with reference tools on the same schema, measured in the same run.
 #
-# Synthetic models: N tables of 8 columns (bigint primary key, a foreign key to a parent table
-# forming a tree, a unique text code, jsonb with a GIN index, timestamptz and numeric
-# defaults), plus an index on every foreign key. Each run adds one column to the last table
-# (a leaf: nothing references it) and generates: models loaded, the desired shadow updated
-# incrementally, the previous run's migration appended to the head shadow, both introspected,
-# diffed, verified, and written with the sum.
+# Synthetic schema (scripts/bench_schema.py, which writes it both as models/schema.sql and as
+# SQLAlchemy models): N tables of 8 columns (bigint primary key, a foreign key to a parent
+# table forming a tree, a unique text code, jsonb with a GIN index, timestamptz and numeric
+# defaults), plus an index on every foreign key. The one-column change adds a text column to
+# the last table (a leaf: nothing references it).
+#
+# What is timed, per size (wall clock of the whole command, ms; one first run, then RUNS runs
+# whose median is reported):
+#   generate  `migrated generate`: each run adds one more column to the models and generates:
+#             models loaded, the desired shadow updated incrementally, the previous run's
+#             migration appended to the head shadow, both introspected, diffed, verified, and
+#             written with the sum. gen_init is the first `generate`, of the whole schema
+#             (empty shadows); gen_1st the first one-column change after it.
+#   pg_dump   `pg_dump --schema-only` of a database holding the schema after the change.
+#   alembic   `alembic revision --autogenerate` with the models after the change and the
+#             database before it, so autogenerate detects exactly one added column (checked).
+#             The revision file is deleted between runs, untimed. The first run also compiles
+#             models.py to bytecode.
+#   migra     `migra --unsafe` from a database before the change to one after it (one
+#             statement, checked).
+# The reference tools are optional: one that is missing is reported on stderr and shows n/a.
+# Exit status 1 when a command failed (its output's tail on stderr, n/a in the table) or a
+# reference tool did not see exactly the one added column.
 #
 # Usage: scripts/bench-generate.sh [RUNS] [SIZES...]   (default: 5 runs; sizes 10 100 1000)
 # Env:   BENCH_SERVER_URL  admin URL of the server (default: postgres://postgres@127.0.0.1:5432/postgres)
 #        MIGRATED_BIN      the binary (default: target/release/migrated; cargo build --release)
-# The script creates databases of its own (migrated_bgen_<pid>_<n>, plus their shadows) and
-# drops them at the end.
+#        ALEMBIC_VENV      venv with alembic, sqlalchemy 2, psycopg2 (default: target/py-venv,
+#                          as .ci/run creates it)
+#        MIGRA_VENV        venv with migra (default: target/migra-venv). migra needs SQLAlchemy
+#                          1.4, and schemainspect imports pkg_resources without requiring it:
+#                          python3 -m venv target/migra-venv && target/migra-venv/bin/pip install
+#                            migra==3.0.1663481299 'sqlalchemy<2' psycopg2-binary 'setuptools<67'
+# The script creates databases of its own (migrated_bgen_<pid>_<n>, its shadows, and _old/_new
+# for the reference tools) and drops them at exit, with its temporary folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-5}"
@@ -25,77 +48,165 @@ bin="$(realpath "${MIGRATED_BIN:-target/release/migrated}")"
 unset MIGRATED_BIN # every MIGRATED_* variable is a config override for the binary
 server="${BENCH_SERVER_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 server="${server%%\?*}"
+schema_py="$PWD/scripts/bench_schema.py"
+alembic_venv="$(realpath -m "${ALEMBIC_VENV:-target/py-venv}")"
+migra_venv="$(realpath -m "${MIGRA_VENV:-target/migra-venv}")"
 for tool in psql python3; do
   command -v "$tool" >/dev/null || { echo "bench-generate: $tool is required" >&2; exit 2; }
 done
 [ -x "$bin" ] || { echo "bench-generate: $bin not found (cargo build --release)" >&2; exit 2; }
 
+# Which reference tools can run; each missing one is said once and shows n/a.
+have_pg_dump=1 have_alembic=1 have_migra=1
+command -v pg_dump >/dev/null || {
+  have_pg_dump=""
+  echo "bench-generate: pg_dump not found; its column shows n/a" >&2
+}
+"$alembic_venv/bin/python" -c 'import alembic, sqlalchemy, psycopg2' 2>/dev/null || {
+  have_alembic=""
+  echo "bench-generate: no alembic in $alembic_venv (see .ci/run); its column shows n/a" >&2
+}
+if ! { [ -x "$migra_venv/bin/migra" ] && "$migra_venv/bin/python" -c 'import migra' 2>/dev/null; }; then
+  have_migra=""
+  echo "bench-generate: no migra in $migra_venv (see the header of $0); its column shows n/a" >&2
+fi
+
 work="$(mktemp -d)"
 dbs=()
 cleanup() {
   for db in "${dbs[@]}"; do
-    for name in "$db" "${db}_shadow" "${db}_shadow_head"; do
-      psql -X -q "$server" -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null 2>&1 || true
-    done
+    psql -X -q "$server" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
   done
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # so that the EXIT trap runs
 
+# url_for DB [SCHEME]: the server's URL for database DB (SQLAlchemy wants postgresql[+driver]://).
 url_for() {
-  python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/"+sys.argv[2])))' "$server" "$1"
+  python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(scheme=sys.argv[3] or p.scheme, path="/"+sys.argv[2])))' \
+    "$server" "$1" "${2:-}"
 }
 
-# models/schema.sql with $1 tables; $2 extra columns on the last table.
-write_models() {
-  python3 - "$1" "$2" >"$3" <<'PY'
-import sys
-n, extra = int(sys.argv[1]), int(sys.argv[2])
-for i in range(1, n + 1):
-    parent = max(1, (i + 8) // 10) if i > 1 else None
-    ref = f"REFERENCES t_{parent} (id)" if parent and parent != i else ""
-    cols = [
-        "id bigint PRIMARY KEY",
-        f"parent_id bigint {ref}".rstrip(),
-        "code text NOT NULL UNIQUE",
-        "name text",
-        "tags jsonb NOT NULL DEFAULT '[]'",
-        "created_at timestamptz NOT NULL DEFAULT now()",
-        "amount numeric(12,2) DEFAULT 0",
-        "active boolean NOT NULL DEFAULT true",
-    ]
-    if i == n:
-        cols += [f"extra_{k} text" for k in range(extra)]
-    print(f"CREATE TABLE t_{i} (\n  " + ",\n  ".join(cols) + "\n);")
-    print(f"CREATE INDEX t_{i}_parent ON t_{i} (parent_id);")
-    print(f"CREATE INDEX t_{i}_tags ON t_{i} USING gin (tags);")
-PY
+# create_db NAME [SQL_FILE]: a database, registered for cleanup first, loaded from SQL_FILE.
+create_db() {
+  dbs+=("$1")
+  psql -X -q "$server" -c "CREATE DATABASE \"$1\"" >/dev/null
+  [ -z "${2:-}" ] || psql -X -q -v ON_ERROR_STOP=1 -f "$2" "$(url_for "$1")" >/dev/null
 }
 
 now_ms() { date +%s%3N; }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
 
-printf '%-8s %10s %10s %s\n' tables median_ms cold_ms "runs_ms"
+# measure TOOL: runs prepare_TOOL K (untimed, if defined) and run_TOOL K (timed, its output in
+# $work/out) for K = 0..RUNS; sets first (K = 0) and med (median of the rest), or n/a on the
+# first failure, whose output goes to stderr.
+measure() {
+  local tool="$1" k start times=()
+  first=n/a med=n/a
+  for k in $(seq 0 "$runs"); do
+    if declare -F "prepare_$tool" >/dev/null; then "prepare_$tool" "$k"; fi
+    start=$(now_ms)
+    if ! "run_$tool" "$k" >"$work/out" 2>&1; then
+      echo "bench-generate: $tool failed at $n tables (run $k):" >&2
+      tail -n 20 "$work/out" | sed 's/^/  /' >&2
+      failed=1
+      return 0
+    fi
+    if [ "$k" -eq 0 ]; then first=$(( $(now_ms) - start )); else times+=($(( $(now_ms) - start ))); fi
+  done
+  med="$(median "${times[@]}")"
+}
+
+# migrated generate: run K has K+1 extra columns; the models are written before the clock.
+prepare_migrated() { python3 "$schema_py" sql "$n" "$(($1 + 1))" >"$project/models/schema.sql"; }
+run_migrated() { (cd "$project" && "$bin" generate -m "change $(($1 + 1))"); }
+
+run_pg_dump() { pg_dump --schema-only "$new_url" >/dev/null; }
+
+prepare_alembic() { rm -f "$work/alembic/versions/"*.py; }
+run_alembic() { "$alembic_venv/bin/alembic" -c "$work/alembic/alembic.ini" revision --autogenerate -m change; }
+check_alembic() { # upgrade() holds exactly one operation, the added column
+  local ops
+  ops="$(sed -n '/^def upgrade/,/^def downgrade/p' "$work/alembic/versions/"*.py | grep -E '^\s+op\.' || true)"
+  if [ "$(grep -c . <<<"$ops")" -ne 1 ] || ! grep -q "op.add_column('t_$n'" <<<"$ops"; then
+    printf 'bench-generate: alembic at %s tables did not detect exactly one added column:\n%s\n' "$n" "$ops" >&2
+    failed=1 # not the comparison the table claims
+  fi
+}
+
+run_migra() { "$migra_venv/bin/migra" --unsafe "$old_sa_url" "$new_sa_url" || [ $? -eq 2 ]; } # 2: differences found
+check_migra() { # one statement, the added column
+  if [ "$(grep -c . "$work/out")" -ne 1 ] || ! grep -qi 'add column "extra_0"' "$work/out"; then
+    echo "bench-generate: migra at $n tables did not give exactly one added column:" >&2
+    cat "$work/out" >&2
+    failed=1
+  fi
+}
+
+failed=""
+row='%-7s %9s %9s %9s %9s %9s | %9s %9s %9s %9s\n'
+echo "ms; left: median of $runs runs; right: first run (generate: init = whole schema, empty shadows)"
+# shellcheck disable=SC2059
+printf "$row" tables generate pg_dump_s alembic migra gen_init gen_1st dump_1st alem_1st migra_1st
 for n in "${sizes[@]}"; do
   db="migrated_bgen_$$_$n"
-  dbs+=("$db")
-  psql -X -q "$server" -c "CREATE DATABASE \"$db\"" >/dev/null
+  dbs+=("$db" "${db}_shadow" "${db}_shadow_head") # the shadows generate creates
+  create_db "$db"
   project="$work/p$n"
   mkdir -p "$project/models"
   export DATABASE_URL
   DATABASE_URL="$(url_for "$db")"
-  write_models "$n" 0 "$project/models/schema.sql"
+
+  # The reference databases: _old before the change, _new after it.
+  if [ -n "$have_pg_dump$have_alembic$have_migra" ]; then
+    python3 "$schema_py" sql "$n" 0 >"$work/old.sql"
+    python3 "$schema_py" sql "$n" 1 >"$work/new.sql"
+    create_db "${db}_old" "$work/old.sql"
+    create_db "${db}_new" "$work/new.sql"
+    new_url="$(url_for "${db}_new")"
+    old_sa_url="$(url_for "${db}_old" postgresql)"
+    new_sa_url="$(url_for "${db}_new" postgresql)"
+  fi
+
+  python3 "$schema_py" sql "$n" 0 >"$project/models/schema.sql"
+  init=n/a
   start=$(now_ms)
-  (cd "$project" && "$bin" generate -m init >/dev/null)
-  cold=$(( $(now_ms) - start ))
-  times=()
-  for k in $(seq 1 $((runs + 1))); do
-    write_models "$n" "$k" "$project/models/schema.sql"
-    start=$(now_ms)
-    (cd "$project" && "$bin" generate -m "change $k" >/dev/null)
-    elapsed=$(( $(now_ms) - start ))
-    [ "$k" -gt 1 ] && times+=("$elapsed")
-  done
-  printf '%-8s %10s %10s %s\n' "$n" "$(median "${times[@]}")" "$cold" "${times[*]}"
+  if (cd "$project" && "$bin" generate -m init) >"$work/out" 2>&1; then
+    init=$(( $(now_ms) - start ))
+    measure migrated
+  else
+    echo "bench-generate: migrated generate (init) failed at $n tables:" >&2
+    tail -n 20 "$work/out" | sed 's/^/  /' >&2
+    failed=1 first=n/a med=n/a
+  fi
+  gen="$med" gen_1st="$first"
+
+  first=n/a med=n/a
+  [ -z "$have_pg_dump" ] || measure pg_dump
+  dump="$med" dump_1st="$first"
+
+  # migra before alembic: `alembic revision --autogenerate` creates (and commits) the
+  # alembic_version table in the database it compares, which migra would then report.
+  first=n/a med=n/a
+  if [ -n "$have_migra" ]; then
+    measure migra
+    [ "$first" = n/a ] || check_migra
+  fi
+  migra="$med" migra_1st="$first"
+
+  first=n/a med=n/a
+  if [ -n "$have_alembic" ]; then
+    rm -rf "$work/alembic"
+    # SQLAlchemy 2.1 takes postgresql:// to mean psycopg 3: name the driver the venv has.
+    python3 "$schema_py" alembic "$work/alembic" "$n" 1 "$(url_for "${db}_old" postgresql+psycopg2)"
+    measure alembic
+    [ "$first" = n/a ] || check_alembic
+  fi
+  alem="$med" alem_1st="$first"
+
+  # shellcheck disable=SC2059
+  printf "$row" "$n" "$gen" "$dump" "$alem" "$migra" "$init" "$gen_1st" "$dump_1st" "$alem_1st" "$migra_1st"
 done
+[ -z "$failed" ] || exit 1
