@@ -109,7 +109,10 @@ async fn read_and_cache(
     shadow: &Shadow,
     key: &str,
 ) -> anyhow::Result<Snapshot> {
-    let snapshot = match cache::newest(conn).await {
+    let clock = Instant::now();
+    let base = cache::newest(conn).await;
+    let cache_ms = clock.elapsed().as_millis();
+    let snapshot = match base {
         Some(base) => snapshot::since(conn, &base).await.map(|(now, read)| {
             tracing::debug!(shadow = %shadow.name, ?read, "read incrementally");
             now
@@ -117,7 +120,9 @@ async fn read_and_cache(
         None => snapshot::take(conn).await,
     }
     .with_context(|| format!("reading the schema of {}", shadow.name))?;
+    let read_ms = clock.elapsed().as_millis();
     cache::store(conn, key, &snapshot).await;
+    tracing::debug!(shadow = %shadow.name, cache_ms, read_ms, stored_ms = clock.elapsed().as_millis(), "schema read (cumulative times)");
     Ok(snapshot)
 }
 

@@ -124,6 +124,25 @@ impl Shadow {
         ))
     }
 
+    /// A throwaway copy of this database (`CREATE DATABASE ... TEMPLATE`): same objects,
+    /// same oids. The caller drops it.
+    pub async fn copy(&self) -> anyhow::Result<Self> {
+        let copy = self.temporary()?;
+        let mut admin = self.admin().await?;
+        let sql = format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            quote_ident(&copy.name),
+            quote_ident(&self.name)
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await
+            .map_err(|err| {
+                anyhow::anyhow!("copying the shadow database {}: {}", self.name, describe(&err))
+            })?;
+        Ok(copy)
+    }
+
     /// Connects, creating the database first when it does not exist.
     pub async fn connect(&self) -> anyhow::Result<PgConnection> {
         Ok(self.connect_or_create().await?.0)

@@ -383,11 +383,18 @@ async fn introspect_restores_the_session_search_path() {
 }
 
 #[tokio::test]
-async fn rich_schema_survives_the_schema_cache_format() {
-    let (_db, schema) = rich_schema().await;
+async fn rich_schema_snapshot_survives_the_schema_cache_format() {
+    let (db, schema) = rich_schema().await;
+    let mut conn = db.conn().await;
+    let snapshot = migrated::db::snapshot::take(&mut conn).await.unwrap();
+    assert_same_schema(&snapshot.schema, &schema, "snapshot");
     assert!(!schema.tables.is_empty() && !schema.functions.is_empty());
-    let bytes = migrated::shadow::cache::encode(&schema).unwrap();
+    let bytes = migrated::shadow::cache::encode(&snapshot).unwrap();
     let back = migrated::shadow::cache::decode(&bytes).unwrap();
-    assert_same_schema(&back, &schema, "decoded cache entry");
-    assert_eq!(back, schema);
+    assert_same_schema(&back.schema, &schema, "decoded cache entry");
+    assert_eq!(back, snapshot);
+    // Nothing changed: the incremental read re-reads no table or view and gives the same.
+    let (again, read) = migrated::db::snapshot::since(&mut conn, &back).await.unwrap();
+    assert_eq!(read, migrated::db::snapshot::Read::Relations(0));
+    assert_same_schema(&again.schema, &schema, "incremental read");
 }

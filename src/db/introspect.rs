@@ -38,11 +38,15 @@ pub(super) const USER_NAMESPACE: &str = "n.nspname NOT IN ('pg_catalog', 'inform
 pub(super) const NOT_TOOL_TABLE: &str = "NOT (n.nspname = 'public' AND c.relname IN ('_sqlx_migrations', 'migrated_events')) \
      AND c.relname NOT LIKE '\\_migrated\\_%'";
 
-/// A condition excluding objects that are members of an extension.
+/// A condition excluding objects that are members of an extension. Written as `NOT IN` over
+/// the extensions' dependents (found through pg_depend's index on the referenced object,
+/// hashed once) rather than a per-row `NOT EXISTS`, which the planner turns into a scan of
+/// the whole of pg_depend.
 pub(super) fn not_extension_member(catalog: &str, oid: &str) -> String {
     format!(
-        "NOT EXISTS (SELECT 1 FROM pg_depend ext WHERE ext.classid = '{catalog}'::regclass \
-         AND ext.objid = {oid} AND ext.deptype = 'e')"
+        "{oid} NOT IN (SELECT ext.objid FROM pg_depend ext \
+         WHERE ext.refclassid = 'pg_extension'::regclass AND ext.classid = '{catalog}'::regclass \
+         AND ext.deptype = 'e')"
     )
 }
 
@@ -152,8 +156,6 @@ struct Builder {
     functions: HashMap<i64, FunctionKey>,
     /// pg_extension oid.
     extensions: HashMap<i64, String>,
-    /// pg_constraint oid of a table constraint: its table and name.
-    constraints: HashMap<i64, (QualifiedName, String)>,
     /// The tables and views whose details are read (`None`: all of them). The oid maps
     /// above always cover every relation, so references resolve.
     scope: Option<BTreeSet<i64>>,

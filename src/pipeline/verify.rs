@@ -16,22 +16,49 @@ use crate::core::schema::Schema;
 use crate::db::snapshot::{self, Snapshot};
 use crate::shadow::{Shadow, Shadows, describe, execute};
 
+/// Plans with more steps than this are verified in a copy of the head shadow, statement by
+/// statement, rather than in transactions: creating or dropping a thousand tables in one
+/// transaction takes more locks than a default server's lock table holds
+/// (`max_locks_per_transaction` 64 x 100 connections).
+const LARGE_PLAN: usize = 300;
+
 /// Verifies `planned.plan` on both shadows; nothing it does is kept. Returns the head
 /// shadow's snapshot after the up script (what the head state becomes once the migration is
 /// committed).
 pub async fn verify(shadows: &Shadows, planned: &Planned) -> anyhow::Result<Snapshot> {
+    if planned.plan.steps.len() > LARGE_PLAN {
+        return verify_in_copy(&shadows.head, planned).await;
+    }
     // Both run to the end, so that when both fail the up script's error is the one reported.
     let (after_up, down) = tokio::join!(
         rolled_back(&shadows.head, async |conn: &mut PgConnection| {
             verify_up(conn, planned).await
         }),
         rolled_back(&shadows.desired, async |conn: &mut PgConnection| {
-            verify_down(conn, planned).await
+            // Serializes with updates of the desired shadow by other processes.
+            crate::shadow::desired::lock(conn)
+                .await
+                .map_err(|e| anyhow::anyhow!("verification: {}", describe(&e)))?;
+            verify_down(conn, planned, &planned.desired).await
         }),
     );
     let after_up = after_up?;
     down?;
     Ok(after_up)
+}
+
+/// Up, then down, in a throwaway copy of the head shadow, each statement committed on its own.
+async fn verify_in_copy(head: &Shadow, planned: &Planned) -> anyhow::Result<Snapshot> {
+    let copy = head.copy().await?;
+    let result = async {
+        let mut conn = copy.connect().await?;
+        let after_up = verify_up(&mut conn, planned).await?;
+        verify_down(&mut conn, planned, &after_up).await?;
+        Ok(after_up)
+    }
+    .await;
+    copy.drop_database().await?;
+    result
 }
 
 /// Runs `check` on a connection to `shadow` inside a transaction that is rolled back.
@@ -61,15 +88,17 @@ async fn verify_up(conn: &mut PgConnection, planned: &Planned) -> anyhow::Result
     Ok(after_up)
 }
 
-async fn verify_down(conn: &mut PgConnection, planned: &Planned) -> anyhow::Result<()> {
-    // Serializes with updates of the desired shadow by other processes.
-    crate::shadow::desired::lock(conn)
-        .await
-        .map_err(|e| anyhow::anyhow!("verification: {}", describe(&e)))?;
+/// Runs the down script on a database in the desired state (`base` its snapshot): it must
+/// give back the head state.
+async fn verify_down(
+    conn: &mut PgConnection,
+    planned: &Planned,
+    base: &Snapshot,
+) -> anyhow::Result<()> {
     for step in planned.plan.steps.iter().rev() {
         run(conn, &step.down, &step.summary, "down").await?;
     }
-    let (_, difference) = read_and_compare(conn, &planned.desired, &planned.head).await?;
+    let (_, difference) = read_and_compare(conn, base, &planned.head).await?;
     if let Some(object) = difference {
         anyhow::bail!(
             "verification failed, the migration was not written: after the down script, {object} differs from the head state"

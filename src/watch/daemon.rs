@@ -24,7 +24,8 @@ use crate::core::migration::{UpTarget, checksum};
 use crate::core::render::quote_ident;
 use crate::core::schema::Schema;
 use crate::db::apply::{self, ApplyOptions};
-use crate::db::{events, history, introspect::introspect, lock};
+use crate::db::snapshot::{self, Snapshot};
+use crate::db::{events, history, lock};
 use crate::pipeline::{self, Planned, draft_files};
 use crate::shadow::Shadows;
 
@@ -34,6 +35,8 @@ pub struct Daemon<'a> {
     config: Config,
     shadows: Shadows,
     dev: Option<PgConnection>,
+    /// The dev database's schema as last read: the base of the next incremental read.
+    dev_schema: Option<Snapshot>,
     /// `--once` in development mode: failures are returned, not logged and survived.
     strict: bool,
 }
@@ -48,6 +51,7 @@ impl<'a> Daemon<'a> {
             config,
             shadows,
             dev: None,
+            dev_schema: None,
             strict: false,
         })
     }
@@ -141,10 +145,8 @@ impl<'a> Daemon<'a> {
     async fn apply_delta(&mut self, planned: &Planned, draft: &Draft) -> anyhow::Result<()> {
         let started = Instant::now();
         let allow_destructive = self.config.watch.allow_destructive;
+        let current = self.dev_schema().await?.schema;
         let conn = self.dev().await?;
-        let current = introspect(conn)
-            .await
-            .context("reading the dev database's schema")?;
         let delta = diff(&current, &planned.desired.schema, &planned.models.hints)?;
         let (apply, blocked): (Vec<Step>, Vec<Step>) = delta
             .steps
@@ -201,6 +203,19 @@ impl<'a> Daemon<'a> {
             ),
         }
         Ok(())
+    }
+
+    /// The dev database's schema, read incrementally since the previous pass.
+    async fn dev_schema(&mut self) -> anyhow::Result<Snapshot> {
+        let base = self.dev_schema.take();
+        let conn = self.dev().await?;
+        let read = match &base {
+            Some(base) => snapshot::since(conn, base).await.map(|(now, _)| now),
+            None => snapshot::take(conn).await,
+        };
+        let now = read.context("reading the dev database's schema")?;
+        self.dev_schema = Some(now.clone());
+        Ok(now)
     }
 
     async fn backup_first(

@@ -96,7 +96,7 @@ fn constraint_part(table: &QualifiedName, c: &Constraint) -> Part {
     }
 }
 
-fn fk_columns(table: &QualifiedName, c: &Constraint) -> Vec<(QualifiedName, String)> {
+pub(crate) fn fk_columns(table: &QualifiedName, c: &Constraint) -> Vec<(QualifiedName, String)> {
     let Some(fk) = &c.foreign_key else {
         return Vec::new();
     };

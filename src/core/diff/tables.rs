@@ -172,6 +172,9 @@ fn alter_table(
     rekeyed: &BTreeSet<QualifiedName>,
     retyped: &BTreeSet<(QualifiedName, String)>,
 ) {
+    if unchanged(old, new, rekeyed, retyped) {
+        return;
+    }
     let name = &new.name;
     if old.name != new.name {
         rename_table(ctx, old, new);
@@ -185,6 +188,28 @@ fn alter_table(
             || p.fk_columns.iter().any(|c| retyped.contains(c))
     };
     parts::diff_parts(ctx, name, table_parts(old), table_parts(new), &rebuild);
+}
+
+/// A table that is the same on both sides needs no step (and the cost of comparing its
+/// parts, which dominates the diff of a large schema), unless one of its foreign keys must be
+/// recreated around a change of the key or the columns it references.
+fn unchanged(
+    old: &Table,
+    new: &Table,
+    rekeyed: &BTreeSet<QualifiedName>,
+    retyped: &BTreeSet<(QualifiedName, String)>,
+) -> bool {
+    old == new
+        && !new.constraints.values().any(|c| {
+            c.is_local
+                && (c
+                    .foreign_key
+                    .as_ref()
+                    .is_some_and(|fk| rekeyed.contains(&fk.table))
+                    || parts::fk_columns(&new.name, c)
+                        .iter()
+                        .any(|column| retyped.contains(column)))
+        })
 }
 
 fn rename_table(ctx: &mut Ctx<'_>, old: &Table, new: &Table) {

@@ -20,8 +20,7 @@ pub(super) async fn load_constraints(
         "-- constraints: every constraint on a user table or domain, with its column names
         SELECT con.oid::int8 AS oid, con.conrelid::int8 AS relid, con.contypid::int8 AS typid,
                con.conname::text AS name, con.contype::text AS kind,
-               CASE WHEN con.conrelid = 0 OR {scope} THEN pg_get_constraintdef(con.oid) END
-                   AS definition,
+               pg_get_constraintdef(con.oid) AS definition,
                con.condeferrable AS deferrable, con.condeferred AS deferred,
                con.convalidated AS validated, con.contype = 'c' AND con.connoinherit AS no_inherit,
                con.conislocal AS is_local,
@@ -49,7 +48,7 @@ pub(super) async fn load_constraints(
         LEFT JOIN pg_description d
           ON d.classoid = 'pg_constraint'::regclass AND d.objoid = con.oid AND d.objsubid = 0
         WHERE {USER_NAMESPACE} AND con.contype IN ('p', 'u', 'f', 'c', 'x')
-          AND (con.conrelid = 0 OR con.contype IN ('p', 'u') OR {scope})",
+          AND (con.conrelid = 0 OR {scope})",
         nnd = nulls_not_distinct(version, "i"),
         scope = b.in_scope("con.conrelid"),
     );
@@ -68,12 +67,6 @@ pub(super) async fn load_constraints(
         let Some(table) = b.tables.get(&relid) else {
             continue;
         };
-        // Keys of relations outside the scope are only needed for dependency lookups.
-        b.constraints
-            .insert(get(&row, "oid")?, (table.clone(), get(&row, "name")?));
-        if !b.reads(relid) {
-            continue;
-        }
         let constraint = constraint(&row)?;
         let table = b.schema.tables.get_mut(table).expect("BUG: table map");
         table

@@ -26,14 +26,17 @@ pub(super) async fn load_depends(conn: &mut PgConnection, b: &mut Builder) -> an
                     WHEN d.refclassid = 'pg_class'::regclass THEN 'r'
                     WHEN coalesce(nullif(et.typrelid, 0), nullif(rt.typrelid, 0)) IS NOT NULL THEN 'r'
                     ELSE 't' END AS to_kind,
-               coalesce(nullif(et.typrelid, 0), et.oid, nullif(rt.typrelid, 0), d.refobjid)::int8
-                   AS to_oid
+               coalesce(nullif(et.typrelid, 0), et.oid, nullif(rt.typrelid, 0), refcon.conrelid,
+                        d.refobjid)::int8 AS to_oid,
+               refcon.conname::text AS to_constraint
         FROM pg_depend d
         LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid
         LEFT JOIN pg_constraint con ON d.classid = 'pg_constraint'::regclass AND con.oid = d.objid
         LEFT JOIN pg_rewrite rw ON d.classid = 'pg_rewrite'::regclass AND rw.oid = d.objid
         LEFT JOIN pg_type rt ON d.refclassid = 'pg_type'::regclass AND rt.oid = d.refobjid
         LEFT JOIN pg_type et ON et.oid = rt.typelem AND rt.typcategory = 'A'
+        LEFT JOIN pg_constraint refcon
+          ON d.refclassid = 'pg_constraint'::regclass AND refcon.oid = d.refobjid
         WHERE d.deptype = 'n' AND d.objid >= 16384 AND d.refobjid >= 16384
           AND (con.oid IS NULL OR con.contype = 'c')
           AND d.classid IN ('pg_class'::regclass, 'pg_attrdef'::regclass, 'pg_constraint'::regclass,
@@ -48,7 +51,14 @@ pub(super) async fn load_depends(conn: &mut PgConnection, b: &mut Builder) -> an
             &get::<String>(&row, "from_kind")?,
             get(&row, "from_oid")?,
         );
-        let to = resolve(b, &get::<String>(&row, "to_kind")?, get(&row, "to_oid")?);
+        let to = match get::<Option<String>>(&row, "to_constraint")? {
+            // A key of a table (to_oid is the table's).
+            Some(name) => b
+                .tables
+                .get(&get::<i64>(&row, "to_oid")?)
+                .map(|table| ObjectRef::Constraint(table.clone(), name)),
+            None => resolve(b, &get::<String>(&row, "to_kind")?, get(&row, "to_oid")?),
+        };
         if let (Some(from), Some(to)) = (from, to)
             && from != to
             && (matches!(from, ObjectRef::View(_)) || !matches!(to, ObjectRef::Constraint(..)))
@@ -68,10 +78,6 @@ fn resolve(b: &Builder, kind: &str, oid: i64) -> Option<ObjectRef> {
     match kind {
         "f" => b.functions.get(&oid).cloned().map(ObjectRef::Function),
         "t" => b.types.get(&oid).cloned().map(ObjectRef::Type),
-        "c" => b
-            .constraints
-            .get(&oid)
-            .map(|(table, name)| ObjectRef::Constraint(table.clone(), name.clone())),
         _ => b.relation_ref(oid),
     }
 }
