@@ -47,36 +47,76 @@ impl<'a> LineIndex<'a> {
     }
 }
 
+/// Sources larger than this are parsed in two halves on two threads, split at a statement
+/// boundary: parsing (pg_query's protobuf round trip) is most of the cost of loading a
+/// thousand-table model.
+const PARALLEL_BYTES: usize = 64 * 1024;
+
 /// Splits a source into parsed statements, or the first syntax error.
 pub(super) fn split(source: &Source) -> Result<Vec<Parsed>, ModelError> {
     let text = source.text.as_str();
     let index = LineIndex::new(text);
-    let result = match pg_query::parse(text, pg_query::ParserOptions::DEFAULT) {
-        Ok(result) => result,
-        Err(err) => {
-            let message = message_of(&err);
-            let offset = locate_error(text, &message);
-            let (line, column) = index.position(offset);
-            return Err(ModelError::Syntax {
-                file: source.name.clone(),
-                line,
-                column,
-                message,
-            });
+    if text.len() > PARALLEL_BYTES
+        && let Some(middle) = middle_boundary(text)
+    {
+        let (first, second) = std::thread::scope(|scope| {
+            let first = scope.spawn(|| parse_range(source, &index, 0, middle));
+            let second = parse_range(source, &index, middle, text.len());
+            (first.join(), second)
+        });
+        // A syntax error in either half is reported by the whole parse below.
+        if let (Ok(Ok(mut first)), Ok(second)) = (first, second) {
+            first.extend(second);
+            return Ok(first);
         }
+    }
+    let err = match parse_range(source, &index, 0, text.len()) {
+        Ok(parsed) => return Ok(parsed),
+        Err(err) => err,
     };
+    let message = message_of(&err);
+    let offset = locate_error(text, &message);
+    let (line, column) = index.position(offset);
+    Err(ModelError::Syntax {
+        file: source.name.clone(),
+        line,
+        column,
+        message,
+    })
+}
+
+/// A byte offset in the middle of `text` just after a statement's `;` (where the parser's
+/// next statement starts), found with pg_query's scanner. A `;` in a comment before the
+/// statement makes the halves fail to parse, and the whole is parsed instead.
+fn middle_boundary(text: &str) -> Option<usize> {
+    let statements = pg_query::split_with_scanner(text).ok()?;
+    let middle = statements.get(statements.len() / 2)?;
+    let start = (middle.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    let cut = text.get(..start)?.rfind(';')? + 1;
+    (cut < text.len()).then_some(cut)
+}
+
+/// The statements of `source.text[start..end]`.
+fn parse_range(
+    source: &Source,
+    index: &LineIndex<'_>,
+    start: usize,
+    end: usize,
+) -> Result<Vec<Parsed>, pg_query::Error> {
+    let text = source.text.as_str();
+    let result = pg_query::parse(&text[start..end], pg_query::ParserOptions::DEFAULT)?;
     let version = result.protobuf.version;
     let mut out = Vec::new();
     for raw in result.protobuf.stmts {
         let Some(node) = raw.stmt.and_then(|n| n.node) else {
             continue;
         };
-        let offset = usize::try_from(raw.stmt_location).unwrap_or(0);
-        let end = match usize::try_from(raw.stmt_len) {
-            Ok(0) | Err(_) => text.len(),
+        let offset = start + usize::try_from(raw.stmt_location).unwrap_or(0);
+        let stop = match usize::try_from(raw.stmt_len) {
+            Ok(0) | Err(_) => end,
             Ok(len) => offset + len,
         };
-        let sql = text.get(offset..end).unwrap_or_default().trim_end();
+        let sql = text.get(offset..stop).unwrap_or_default().trim_end();
         let sql = sql.strip_suffix(';').unwrap_or(sql).trim_end();
         let (line, column) = index.position(offset);
         out.push(parsed(source, sql, node, (offset, line, column), version));
@@ -305,6 +345,45 @@ mod tests {
         assert_eq!(index.position(3), (2, 1));
         assert_eq!(index.position(5), (2, 2));
         assert_eq!(index.position(7), (3, 1));
+    }
+
+    #[test]
+    fn split_large_source_in_halves_same_as_whole() {
+        let mut text = String::new();
+        for i in 0..1500 {
+            text.push_str(&format!(
+                "-- table {i}\nCREATE TABLE t_{i} (id bigint PRIMARY KEY, note text DEFAULT 'a;b');\n\
+                 CREATE FUNCTION f_{i}() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$;\n"
+            ));
+        }
+        assert!(text.len() > PARALLEL_BYTES);
+        let source = Source {
+            name: "big.sql".to_owned(),
+            text,
+        };
+        let halves = split(&source).unwrap();
+        let index = LineIndex::new(&source.text);
+        let whole = parse_range(&source, &index, 0, source.text.len()).unwrap();
+        assert_eq!(halves.len(), 3000);
+        let key = |p: &Parsed| (p.statement.clone(), p.offset);
+        assert_eq!(
+            halves.iter().map(key).collect::<Vec<_>>(),
+            whole.iter().map(key).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn split_large_source_error_in_second_half_names_its_line() {
+        let mut text = "CREATE TABLE ok (id int);\n".repeat(4000);
+        text.push_str("CREATE TABLE broken (id int,);\n");
+        let source = Source {
+            name: "big.sql".to_owned(),
+            text,
+        };
+        let Err(ModelError::Syntax { line, .. }) = split(&source) else {
+            panic!("expected a syntax error");
+        };
+        assert_eq!(line, 4001);
     }
 
     #[test]
