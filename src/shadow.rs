@@ -138,7 +138,11 @@ impl Shadow {
             .execute(&mut admin)
             .await
             .map_err(|err| {
-                anyhow::anyhow!("copying the shadow database {}: {}", self.name, describe(&err))
+                anyhow::anyhow!(
+                    "copying the shadow database {}: {}",
+                    self.name,
+                    describe(&err)
+                )
             })?;
         Ok(copy)
     }

@@ -83,7 +83,10 @@ async fn run_fixture(name: &str) {
     let from = diff_support::introspect(&mut cur).await.unwrap();
     let to = diff_support::introspect(&mut want).await.unwrap();
     let base = snapshot::take(&mut cur).await.unwrap();
-    assert_eq!(base.schema, from, "{name}: a snapshot reads what introspect reads");
+    assert_eq!(
+        base.schema, from,
+        "{name}: a snapshot reads what introspect reads"
+    );
     let plan = diff(&from, &to, &hints(&dir)).unwrap();
     insta::with_settings!({
         snapshot_path => fixture_dir("snapshots"),

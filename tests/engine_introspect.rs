@@ -394,7 +394,9 @@ async fn rich_schema_snapshot_survives_the_schema_cache_format() {
     assert_same_schema(&back.schema, &schema, "decoded cache entry");
     assert_eq!(back, snapshot);
     // Nothing changed: the incremental read re-reads no table or view and gives the same.
-    let (again, read) = migrated::db::snapshot::since(&mut conn, &back).await.unwrap();
+    let (again, read) = migrated::db::snapshot::since(&mut conn, &back)
+        .await
+        .unwrap();
     assert_eq!(read, migrated::db::snapshot::Read::Relations(0));
     assert_same_schema(&again.schema, &schema, "incremental read");
 }

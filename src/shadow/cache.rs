@@ -78,9 +78,9 @@ pub async fn newest(conn: &mut PgConnection) -> Option<Snapshot> {
     .await
 }
 
-async fn fetch<'q>(
+async fn fetch(
     conn: &mut PgConnection,
-    query: sqlx::query::QueryScalar<'q, sqlx::Postgres, Vec<u8>, sqlx::postgres::PgArguments>,
+    query: sqlx::query::QueryScalar<'_, sqlx::Postgres, Vec<u8>, sqlx::postgres::PgArguments>,
 ) -> Option<Snapshot> {
     // The table may not exist yet: that is a miss like any other failure.
     let found = query.fetch_optional(&mut *conn).await.ok().flatten()?;

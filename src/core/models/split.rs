@@ -349,12 +349,14 @@ mod tests {
 
     #[test]
     fn split_large_source_in_halves_same_as_whole() {
+        use std::fmt::Write as _;
         let mut text = String::new();
         for i in 0..1500 {
-            text.push_str(&format!(
+            let _ = write!(
+                text,
                 "-- table {i}\nCREATE TABLE t_{i} (id bigint PRIMARY KEY, note text DEFAULT 'a;b');\n\
                  CREATE FUNCTION f_{i}() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$;\n"
-            ));
+            );
         }
         assert!(text.len() > PARALLEL_BYTES);
         let source = Source {
