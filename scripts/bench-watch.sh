@@ -15,7 +15,7 @@ admin="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disab
 sizes=("${@:-10 100 1000}"); read -r -a sizes <<<"${sizes[*]}"
 edits=20
 work="$(mktemp -d)"
-trap 'kill "${daemon_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap '[ -z "${daemon_pid:-}" ] || kill "$daemon_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cargo build --quiet --release --bin migrated
 bin="$root/target/release/migrated"
@@ -67,11 +67,19 @@ bench_migrated() {
   psql "$admin" -Xqc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
   local p="$work/m$n"; mkdir -p "$p/models" "$p/migrations"
   models_sql "$n" > "$p/models/schema.sql"
-  (cd "$p" && DATABASE_URL="$url" "$bin" watch > "$p/out.log" 2>&1) & daemon_pid=$!
+  (cd "$p" && DATABASE_URL="$url" exec "$bin" watch > "$p/out.log" 2>&1) & daemon_pid=$!
   until grep -q "migration.applied\|migration.failed\|models.invalid" "$p/out.log" 2>/dev/null; do sleep 0.2; done
+  # An existing project: the initial schema is a committed migration, each edit a small draft.
+  # Wait until the daemon has replayed it into its head shadow.
+  (cd "$p" && DATABASE_URL="$url" "$bin" commit -m init >/dev/null)
+  until [ "$(psql "$(url_for "${db}_shadow_head")" -XAtc "SELECT count(*) FROM _sqlx_migrations" 2>/dev/null)" = 1 ]; do sleep 0.2; done
+  sleep 1
   for k in $(seq 1 "$edits"); do
+    # The new file is written beside the models first (writing 1000 tables from bash takes
+    # longer than the watcher's pass), then moved into place: the save is the rename.
+    models_sql "$n" "$k" > "$p/schema.sql.next"
     local t0; t0=$(now_ns)
-    models_sql "$n" "$k" > "$p/models/schema.sql.tmp" && mv "$p/models/schema.sql.tmp" "$p/models/schema.sql"
+    mv "$p/schema.sql.next" "$p/models/schema.sql"
     until column_visible "$url" "$k"; do sleep 0.005; done
     echo $(( $(now_ns) - t0 ))
     sleep 0.3
@@ -95,16 +103,17 @@ bench_alembic() {
   local n=$1 db="bench_alembic_$1" url; url="$(url_for "bench_alembic_$1")"
   psql "$admin" -Xqc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
   local p="$work/a$n"; mkdir -p "$p"
-  (cd "$p" && "$venv/bin/alembic" init -q alembic >/dev/null)
+  (cd "$p" && "$venv/bin/alembic" -q init alembic >/dev/null)
   sed -i "s|^sqlalchemy.url = .*|sqlalchemy.url = ${url/postgres:/postgresql+psycopg2:}|" "$p/alembic.ini"
   sed -i 's|^target_metadata = None|import sys; sys.path.insert(0, ".")\nfrom models import metadata as target_metadata|' "$p/alembic/env.py"
   models_py "$n" > "$p/models.py"
-  (cd "$p" && "$venv/bin/alembic" revision --autogenerate -m init -q >/dev/null && "$venv/bin/alembic" upgrade head -q >/dev/null)
+  (cd "$p" && "$venv/bin/alembic" -q revision --autogenerate -m init >/dev/null && "$venv/bin/alembic" -q upgrade head >/dev/null)
   local runs=$(( n >= 1000 ? 5 : edits ))
   for k in $(seq 1 "$runs"); do
+    models_py "$n" "$k" > "$p/models.py.next"
     local t0; t0=$(now_ns)
-    models_py "$n" "$k" > "$p/models.py"
-    (cd "$p" && "$venv/bin/alembic" revision --autogenerate -m "e$k" -q >/dev/null && "$venv/bin/alembic" upgrade head -q >/dev/null)
+    mv "$p/models.py.next" "$p/models.py"
+    (cd "$p" && "$venv/bin/alembic" -q revision --autogenerate -m "e$k" >/dev/null && "$venv/bin/alembic" -q upgrade head >/dev/null)
     column_visible "$url" "$k" || { echo "alembic did not add extra_$k" >&2; exit 1; }
     echo $(( $(now_ns) - t0 ))
   done > "$p/lat.txt"

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{PollWatcher, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, NoCache, RecommendedCache};
 use tokio::sync::mpsc::UnboundedSender;
@@ -106,11 +107,33 @@ pub fn roots(spec: &WatchSpec) -> Vec<PathBuf> {
     roots
 }
 
-/// Starts watching; batches of changed paths arrive as `Msg::Files`.
+/// Whether an event changes a file. Opening and reading one is reported too (inotify's
+/// `IN_OPEN`, `IN_CLOSE_NOWRITE`): counting those, every pass that reads the models would
+/// trigger the next one, forever.
+fn is_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
+/// Starts watching; batches of changed paths arrive as `Msg::Files` (an empty batch of
+/// events that only read files is not sent).
 pub fn start(spec: &WatchSpec, tx: UnboundedSender<Msg>) -> anyhow::Result<FileWatcher> {
     let handler = move |result: DebounceEventResult| {
         let msg = match result {
-            Ok(events) => Msg::Files(events.into_iter().flat_map(|e| e.event.paths).collect()),
+            Ok(events) => {
+                let paths: Vec<PathBuf> = events
+                    .into_iter()
+                    .filter(|e| is_change(&e.event.kind))
+                    .flat_map(|e| e.event.paths)
+                    .collect();
+                if paths.is_empty() {
+                    return;
+                }
+                Msg::Files(paths)
+            }
             Err(errors) => Msg::WatchError(
                 errors
                     .iter()
@@ -155,6 +178,17 @@ pub fn start(spec: &WatchSpec, tx: UnboundedSender<Msg>) -> anyhow::Result<FileW
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn is_change_ignores_reads_and_keeps_writes() {
+        use notify::event::{CreateKind, ModifyKind, RemoveKind};
+        assert!(!is_change(&EventKind::Access(AccessKind::Open(AccessMode::Any))));
+        assert!(!is_change(&EventKind::Access(AccessKind::Close(AccessMode::Read))));
+        assert!(is_change(&EventKind::Access(AccessKind::Close(AccessMode::Write))));
+        assert!(is_change(&EventKind::Create(CreateKind::File)));
+        assert!(is_change(&EventKind::Modify(ModifyKind::Any)));
+        assert!(is_change(&EventKind::Remove(RemoveKind::File)));
+    }
 
     fn spec() -> WatchSpec {
         WatchSpec {

@@ -139,6 +139,7 @@ pub async fn run<P: Passes>(
             passes.reload().await;
             batch.reload = false;
         }
+        tracing::debug!(changed = ?batch.changed, models = batch.models, migrations = batch.migrations, "batch");
         let mut retry = false;
         if batch.migrations {
             retry |= passes.migrations_changed().await == Outcome::Retry;
