@@ -100,6 +100,23 @@ async fn watch_initial_sync_then_edits_reach_the_database() {
     p.run(&["validate"]).success();
 }
 
+/// Reading the models must not count as changing them: the daemon's own reads once
+/// re-triggered a pass forever (inotify reports opens and closes).
+#[tokio::test]
+async fn watch_idle_daemon_runs_no_pass_on_its_own() {
+    let p = Project::new("watch_idle").await;
+    project_with(&p, USERS);
+    let d = start(&p);
+    d.wait_for(&["watcher.started"], 1);
+    eventually("users table", &d, || async {
+        tables(&p.db).await == ["users"]
+    })
+    .await;
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    assert_eq!(d.count(&["models.changed"]), 0, "{}", d.output());
+    assert_eq!(d.count(&["migration.generated"]), 1, "{}", d.output());
+}
+
 #[tokio::test]
 async fn watch_broken_model_is_reported_and_the_database_left_alone() {
     let p = Project::new("watch_broken").await;

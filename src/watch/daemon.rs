@@ -76,19 +76,7 @@ impl<'a> Daemon<'a> {
     }
 
     async fn dev(&mut self) -> anyhow::Result<&mut PgConnection> {
-        if let Some(conn) = &mut self.dev {
-            if conn.ping().await.is_ok() {
-                return Ok(self.dev.as_mut().expect("checked above"));
-            }
-            self.dev = None;
-            info!(
-                event = "database.reconnected",
-                "reconnecting to the database"
-            );
-        }
-        let url = self.config.require_database_url()?;
-        let conn = crate::db::connect(url).await?;
-        Ok(self.dev.insert(conn))
+        dev_connection(&mut self.dev, &self.config).await
     }
 
     /// Whether the server answers at all: a failed pass is retried only when it does not.
@@ -118,9 +106,26 @@ impl<'a> Daemon<'a> {
             }
         };
         pipeline::refuse_unsupported(&planned.plan)?;
-        if !planned.plan.is_empty() {
-            pipeline::verify(&self.shadows, &planned).await?;
-        }
+        // The dev database is read while the shadows verify the plan.
+        let auto_apply = self.config.watch.auto_apply;
+        let (verified, current) = tokio::join!(
+            async {
+                if planned.plan.is_empty() {
+                    return Ok(());
+                }
+                pipeline::verify(&self.shadows, &planned).await.map(|_| ())
+            },
+            async {
+                if !auto_apply {
+                    return Ok(None);
+                }
+                read_dev_schema(&mut self.dev, &mut self.dev_schema, &self.config)
+                    .await
+                    .map(Some)
+            }
+        );
+        verified?;
+        let current = current?;
         let now = crate::cmd::generate::now_version();
         let written = pipeline::write_draft(&self.config.migrations_dir, now, &planned.plan)?;
         pipeline::write_sum(&self.config.migrations_dir)?;
@@ -135,25 +140,29 @@ impl<'a> Daemon<'a> {
                 "draft migration written"
             );
         }
-        if self.config.watch.auto_apply {
-            self.apply_delta(&planned, &draft).await?;
+        if let Some(current) = current {
+            self.apply_delta(&planned, &draft, &current.schema).await?;
         }
         Ok(None)
     }
 
     /// Brings the dev database to the desired schema and records the draft.
-    async fn apply_delta(&mut self, planned: &Planned, draft: &Draft) -> anyhow::Result<()> {
+    async fn apply_delta(
+        &mut self,
+        planned: &Planned,
+        draft: &Draft,
+        current: &Schema,
+    ) -> anyhow::Result<()> {
         let started = Instant::now();
         let allow_destructive = self.config.watch.allow_destructive;
-        let current = self.dev_schema().await?.schema;
         let conn = self.dev().await?;
-        let delta = diff(&current, &planned.desired.schema, &planned.models.hints)?;
+        let delta = diff(current, &planned.desired.schema, &planned.models.hints)?;
         let (apply, blocked): (Vec<Step>, Vec<Step>) = delta
             .steps
             .into_iter()
             .partition(|s| allow_destructive || !loses_data(s));
         if !blocked.is_empty() {
-            let losses = describe_losses(conn, &current, &blocked).await;
+            let losses = describe_losses(conn, current, &blocked).await;
             warn!(
                 event = "migration.blocked",
                 version = draft.version,
@@ -203,19 +212,6 @@ impl<'a> Daemon<'a> {
             ),
         }
         Ok(())
-    }
-
-    /// The dev database's schema, read incrementally since the previous pass.
-    async fn dev_schema(&mut self) -> anyhow::Result<Snapshot> {
-        let base = self.dev_schema.take();
-        let conn = self.dev().await?;
-        let read = match &base {
-            Some(base) => snapshot::since(conn, base).await.map(|(now, _)| now),
-            None => snapshot::take(conn).await,
-        };
-        let now = read.context("reading the dev database's schema")?;
-        self.dev_schema = Some(now.clone());
-        Ok(now)
     }
 
     async fn backup_first(
@@ -318,6 +314,43 @@ impl Daemon<'_> {
         error!(event = "migration.failed", error = %format!("{e:#}"), "pass failed; the database is unchanged");
         Outcome::Done
     }
+}
+
+/// The connection to the dev database, reconnecting when it went away.
+async fn dev_connection<'c>(
+    slot: &'c mut Option<PgConnection>,
+    config: &Config,
+) -> anyhow::Result<&'c mut PgConnection> {
+    if let Some(conn) = slot {
+        if conn.ping().await.is_ok() {
+            return Ok(slot.as_mut().expect("checked above"));
+        }
+        *slot = None;
+        info!(
+            event = "database.reconnected",
+            "reconnecting to the database"
+        );
+    }
+    let url = config.require_database_url()?;
+    let conn = crate::db::connect(url).await?;
+    Ok(slot.insert(conn))
+}
+
+/// The dev database's schema, read incrementally since the previous pass (`last`).
+async fn read_dev_schema(
+    slot: &mut Option<PgConnection>,
+    last: &mut Option<Snapshot>,
+    config: &Config,
+) -> anyhow::Result<Snapshot> {
+    let base = last.take();
+    let conn = dev_connection(slot, config).await?;
+    let read = match &base {
+        Some(base) => snapshot::since(conn, base).await.map(|(now, _)| now),
+        None => snapshot::take(conn).await,
+    };
+    let now = read.context("reading the dev database's schema")?;
+    *last = Some(now.clone());
+    Ok(now)
 }
 
 /// The draft as the dev database should record it.
