@@ -112,7 +112,7 @@ async fn watch_idle_daemon_runs_no_pass_on_its_own() {
         tables(&p.db).await == ["users"]
     })
     .await;
-    std::thread::sleep(std::time::Duration::from_millis(2000));
+    std::thread::sleep(std::time::Duration::from_secs(2));
     assert_eq!(d.count(&["models.changed"]), 0, "{}", d.output());
     assert_eq!(d.count(&["migration.generated"]), 1, "{}", d.output());
 }

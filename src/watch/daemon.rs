@@ -113,15 +113,22 @@ impl<'a> Daemon<'a> {
                 if planned.plan.is_empty() {
                     return Ok(());
                 }
-                pipeline::verify(&self.shadows, &planned).await.map(|_| ())
+                // Boxed: the verification future is large (two incremental reads).
+                Box::pin(pipeline::verify(&self.shadows, &planned))
+                    .await
+                    .map(|_| ())
             },
             async {
                 if !auto_apply {
                     return Ok(None);
                 }
-                read_dev_schema(&mut self.dev, &mut self.dev_schema, &self.config)
-                    .await
-                    .map(Some)
+                Box::pin(read_dev_schema(
+                    &mut self.dev,
+                    &mut self.dev_schema,
+                    &self.config,
+                ))
+                .await
+                .map(Some)
             }
         );
         verified?;

@@ -110,7 +110,7 @@ pub fn roots(spec: &WatchSpec) -> Vec<PathBuf> {
 /// Whether an event changes a file. Opening and reading one is reported too (inotify's
 /// `IN_OPEN`, `IN_CLOSE_NOWRITE`): counting those, every pass that reads the models would
 /// trigger the next one, forever.
-fn is_change(kind: &EventKind) -> bool {
+fn is_change(kind: EventKind) -> bool {
     match kind {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
         EventKind::Access(_) => false,
@@ -126,7 +126,7 @@ pub fn start(spec: &WatchSpec, tx: UnboundedSender<Msg>) -> anyhow::Result<FileW
             Ok(events) => {
                 let paths: Vec<PathBuf> = events
                     .into_iter()
-                    .filter(|e| is_change(&e.event.kind))
+                    .filter(|e| is_change(e.event.kind))
                     .flat_map(|e| e.event.paths)
                     .collect();
                 if paths.is_empty() {
@@ -182,18 +182,18 @@ mod tests {
     #[test]
     fn is_change_ignores_reads_and_keeps_writes() {
         use notify::event::{CreateKind, ModifyKind, RemoveKind};
-        assert!(!is_change(&EventKind::Access(AccessKind::Open(
+        assert!(!is_change(EventKind::Access(AccessKind::Open(
             AccessMode::Any
         ))));
-        assert!(!is_change(&EventKind::Access(AccessKind::Close(
+        assert!(!is_change(EventKind::Access(AccessKind::Close(
             AccessMode::Read
         ))));
-        assert!(is_change(&EventKind::Access(AccessKind::Close(
+        assert!(is_change(EventKind::Access(AccessKind::Close(
             AccessMode::Write
         ))));
-        assert!(is_change(&EventKind::Create(CreateKind::File)));
-        assert!(is_change(&EventKind::Modify(ModifyKind::Any)));
-        assert!(is_change(&EventKind::Remove(RemoveKind::File)));
+        assert!(is_change(EventKind::Create(CreateKind::File)));
+        assert!(is_change(EventKind::Modify(ModifyKind::Any)));
+        assert!(is_change(EventKind::Remove(RemoveKind::File)));
     }
 
     fn spec() -> WatchSpec {
