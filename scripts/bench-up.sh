@@ -18,6 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-30}"
 bin="$(realpath "${MIGRATED_BIN:-target/release/migrated}")"
+unset MIGRATED_BIN # every MIGRATED_* variable is a config override for the binary
 server="${BENCH_SERVER_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 server="${server%%\?*}?sslmode=disable"
 for tool in psql sqlx python3; do
