@@ -244,3 +244,32 @@ async fn watch_draft_named_by_commit_then_check_passes() {
         ["create users"]
     );
 }
+
+/// `commit` while the daemon runs: the daemon sees the renamed files, applies nothing twice,
+/// and the next edit makes a new draft on top of the committed migration.
+#[tokio::test]
+async fn watch_commit_while_running_then_next_edit_drafts_on_top() {
+    let p = Project::new("watch_commit_live").await;
+    project_with(&p, USERS);
+    let d = start(&p);
+    eventually("users table", &d, || async {
+        tables(&p.db).await == ["users"]
+    })
+    .await;
+    d.wait_for(&["migration.applied"], 1);
+    p.run(&["commit", "-m", "create users"]).success();
+    p.write(
+        "models/users.sql",
+        USERS.replace("email text NOT NULL", "email text NOT NULL,\n    nick text"),
+    );
+    eventually("column nick", &d, || async {
+        columns(&p.db, "users").await.contains(&"nick".to_owned())
+    })
+    .await;
+    assert_eq!(d.count(&["migration.failed"]), 0, "{}", d.output());
+    let mut rows =
+        p.db.strings("SELECT description FROM _sqlx_migrations ORDER BY version")
+            .await;
+    rows.sort();
+    assert_eq!(rows, ["create users", "draft"], "{}", d.output());
+}
