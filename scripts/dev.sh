@@ -32,4 +32,5 @@ if [ -z "${DATABASE_URL:-}" ]; then
   echo "private PostgreSQL on 127.0.0.1:$port, database migrated_dev" >&2
 fi
 
+unset MIGRATED_DEV_PORT # every MIGRATED_* variable is a config key for the binary
 "$bin" "$@" watch
