@@ -403,3 +403,22 @@ async fn init_scaffolds_project_that_works() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains("applied 1 a"), "{stdout}");
 }
+
+/// `up` applies what the files say when the sum is stale, and says so on stderr; without a
+/// sum file (a plain sqlx-cli project) it says nothing.
+#[tokio::test]
+async fn up_warns_on_a_stale_sum_and_applies() {
+    let p = project("up_stale_sum").await;
+    let quiet = p.run(&["up", "+1"]).success();
+    assert!(!quiet.stderr.contains("migrated.sum"), "{}", quiet.stderr);
+    resum(&p);
+    p.migration("20260101000009", "late", "SELECT 1;\n", None);
+    p.run(&["up"]).success().stderr_has(
+        "migrated.sum is stale: migration file 20260101000009_late.up.sql is not listed in it; applying anyway",
+    );
+    assert_eq!(
+        p.db.scalar_i64("SELECT count(*) FROM _sqlx_migrations WHERE version = 20260101000009")
+            .await,
+        1
+    );
+}

@@ -24,11 +24,14 @@ pub async fn up(ctx: &Context, args: &UpArgs) -> anyhow::Result<()> {
     // Read the files while the server forks a backend for us: the no-op `up` is mostly these
     // two waits. A problem with the files is reported first (it needs no database).
     let dir = ctx.config.migrations_dir.clone();
-    let (set, conn) = tokio::join!(
-        tokio::task::spawn_blocking(move || migrations::load(&dir)),
+    let (files, conn) = tokio::join!(
+        tokio::task::spawn_blocking(move || {
+            migrations::load(&dir).map(|set| (set, migrations::sum_problems(&dir)))
+        }),
         db::connect(url)
     );
-    let set = set.context("BUG: reading the migrations directory panicked")??;
+    let (set, sum) = files.context("BUG: reading the migrations directory panicked")??;
+    warn_stale_sum(sum);
     let mut conn = conn?;
     let backup = hook::before_up(&ctx.config, url, &mut conn, &set, target).await?;
     if let Some(path) = &backup {
@@ -46,6 +49,27 @@ pub async fn up(ctx: &Context, args: &UpArgs) -> anyhow::Result<()> {
     db::close(conn).await;
     print_report(&report, "apply");
     Ok(())
+}
+
+/// `up` applies what the files say even when `migrated.sum` disagrees (`--once` and
+/// `validate` refuse it), but says so. A project without a sum file (plain sqlx-cli) is not
+/// warned about.
+fn warn_stale_sum(problems: anyhow::Result<Vec<crate::core::migration::SumProblem>>) {
+    use crate::core::migration::SumProblem;
+    let problems = match problems {
+        Ok(problems) => problems,
+        Err(err) => {
+            tracing::warn!("migrated.sum not checked: {err:#}");
+            return;
+        }
+    };
+    for problem in problems {
+        if !matches!(problem, SumProblem::Missing { .. }) {
+            tracing::warn!(
+                "{problem}; applying anyway (`migrated validate` fails until it is fixed)"
+            );
+        }
+    }
 }
 
 /// Prints what a run did, then where the database is.
