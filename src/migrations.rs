@@ -53,7 +53,18 @@ pub fn read_dir(dir: &Path) -> anyhow::Result<Vec<SourceFile>> {
 /// The migrations of a directory, checked (names, duplicates, pairs).
 pub fn load(dir: &Path) -> anyhow::Result<MigrationSet> {
     let files = read_dir(dir)?;
-    MigrationSet::from_files(&files).with_context(|| format!("in {}", dir.display()))
+    set_of(dir, &files)
+}
+
+/// The migrations of a directory and every problem with its `migrated.sum`, from one read
+/// of the directory.
+pub fn load_with_sum(dir: &Path) -> anyhow::Result<(MigrationSet, Vec<SumProblem>)> {
+    let files = read_dir(dir)?;
+    Ok((set_of(dir, &files)?, problems_of(dir, &files)?))
+}
+
+fn set_of(dir: &Path, files: &[SourceFile]) -> anyhow::Result<MigrationSet> {
+    MigrationSet::from_files(files).with_context(|| format!("in {}", dir.display()))
 }
 
 /// Rewrites `<dir>/migrated.sum` from the files in the directory (atomically: a temporary
@@ -70,10 +81,13 @@ pub fn write_sum(dir: &Path) -> anyhow::Result<PathBuf> {
 
 /// Every problem with `<dir>/migrated.sum` (missing, stale, tampered).
 pub fn sum_problems(dir: &Path) -> anyhow::Result<Vec<SumProblem>> {
-    let files = read_dir(dir)?;
+    problems_of(dir, &read_dir(dir)?)
+}
+
+fn problems_of(dir: &Path, files: &[SourceFile]) -> anyhow::Result<Vec<SumProblem>> {
     let path = dir.join(SUM_FILE_NAME);
     match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(check_sum(&text, &files)),
+        Ok(text) => Ok(check_sum(&text, files)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(vec![SumProblem::Missing {
             path: path.display().to_string(),
         }]),

@@ -100,8 +100,7 @@ async fn generate_from_models(ctx: &Context) -> anyhow::Result<()> {
 /// The migration files, checked (names, pairs, `migrated.sum`) before anything connects.
 fn load_validated(config: &Config) -> anyhow::Result<MigrationSet> {
     let dir = &config.migrations_dir;
-    let set = migrations::load(dir)?;
-    let problems = migrations::sum_problems(dir)?;
+    let (set, problems) = migrations::load_with_sum(dir)?;
     if let Some(first) = problems.first() {
         let more = match problems.len() {
             1 => String::new(),

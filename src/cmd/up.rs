@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use super::Context;
 use crate::backup::hook;
 use crate::cli::UpArgs;
-use crate::core::migration::{UpTarget, offline_sql, plan_up};
+use crate::core::migration::{SumProblem, UpTarget, offline_sql, plan_up};
 use crate::db::apply::{self, ApplyOptions, Report};
 use crate::db::{self, history};
 use crate::error::UsageError;
@@ -25,9 +25,7 @@ pub async fn up(ctx: &Context, args: &UpArgs) -> anyhow::Result<()> {
     // two waits. A problem with the files is reported first (it needs no database).
     let dir = ctx.config.migrations_dir.clone();
     let (files, conn) = tokio::join!(
-        tokio::task::spawn_blocking(move || {
-            migrations::load(&dir).map(|set| (set, migrations::sum_problems(&dir)))
-        }),
+        tokio::task::spawn_blocking(move || migrations::load_with_sum(&dir)),
         db::connect(url)
     );
     let (set, sum) = files.context("BUG: reading the migrations directory panicked")??;
@@ -54,15 +52,7 @@ pub async fn up(ctx: &Context, args: &UpArgs) -> anyhow::Result<()> {
 /// `up` applies what the files say even when `migrated.sum` disagrees (`--once` and
 /// `validate` refuse it), but says so. A project without a sum file (plain sqlx-cli) is not
 /// warned about.
-fn warn_stale_sum(problems: anyhow::Result<Vec<crate::core::migration::SumProblem>>) {
-    use crate::core::migration::SumProblem;
-    let problems = match problems {
-        Ok(problems) => problems,
-        Err(err) => {
-            tracing::warn!("migrated.sum not checked: {err:#}");
-            return;
-        }
-    };
+fn warn_stale_sum(problems: Vec<SumProblem>) {
     for problem in problems {
         if !matches!(problem, SumProblem::Missing { .. }) {
             tracing::warn!(

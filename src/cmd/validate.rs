@@ -10,11 +10,8 @@ use crate::migrations;
 
 pub async fn validate(ctx: &Context) -> anyhow::Result<()> {
     let dir = &ctx.config.migrations_dir;
-    let set = migrations::load(dir)?;
-    let mut found: Vec<String> = migrations::sum_problems(dir)?
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let (set, sum) = migrations::load_with_sum(dir)?;
+    let mut found: Vec<String> = sum.iter().map(ToString::to_string).collect();
     let applied = match &ctx.config.database_url {
         Some(url) => {
             let mut conn = db::connect(url).await?;
