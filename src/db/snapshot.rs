@@ -17,6 +17,7 @@
 //! inside verification's transactions, and the dev database under the watcher.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
@@ -174,32 +175,31 @@ fn merge(base: &Schema, mut partial: Schema, replaced: &BTreeSet<&QualifiedName>
     partial
 }
 
+/// The catalogs whose names other objects' definitions render: key letter, catalog, its
+/// namespace column and its name column.
+const NAMED: [(&str, &str, &str, &str); 6] = [
+    ("c", "pg_class", "relnamespace", "relname"),
+    ("t", "pg_type", "typnamespace", "typname"),
+    ("p", "pg_proc", "pronamespace", "proname"),
+    ("l", "pg_collation", "collnamespace", "collname"),
+    ("k", "pg_opclass", "opcnamespace", "opcname"),
+    ("o", "pg_operator", "oprnamespace", "oprname"),
+];
+
 /// The name of every user object that other objects' definitions render by name.
 async fn names(conn: &mut PgConnection) -> anyhow::Result<BTreeMap<String, String>> {
-    let sql = format!(
+    let mut sql = format!(
         "-- names: every user schema, relation, type, function, collation, operator class and
         -- operator by oid (a rename changes how the objects using it render)
-        SELECT 'n' || n.oid AS key, n.nspname::text AS name FROM pg_namespace n
-        WHERE {USER_NAMESPACE}
-        UNION ALL
-        SELECT 'c' || c.oid, c.relnamespace || '.' || c.relname FROM pg_class c
-        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER_NAMESPACE}
-        UNION ALL
-        SELECT 't' || t.oid, t.typnamespace || '.' || t.typname FROM pg_type t
-        JOIN pg_namespace n ON n.oid = t.typnamespace WHERE {USER_NAMESPACE}
-        UNION ALL
-        SELECT 'p' || p.oid, p.pronamespace || '.' || p.proname FROM pg_proc p
-        JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_NAMESPACE}
-        UNION ALL
-        SELECT 'l' || co.oid, co.collnamespace || '.' || co.collname FROM pg_collation co
-        JOIN pg_namespace n ON n.oid = co.collnamespace WHERE {USER_NAMESPACE}
-        UNION ALL
-        SELECT 'k' || oc.oid, oc.opcnamespace || '.' || oc.opcname FROM pg_opclass oc
-        JOIN pg_namespace n ON n.oid = oc.opcnamespace WHERE {USER_NAMESPACE}
-        UNION ALL
-        SELECT 'o' || o.oid, o.oprnamespace || '.' || o.oprname FROM pg_operator o
-        JOIN pg_namespace n ON n.oid = o.oprnamespace WHERE {USER_NAMESPACE}"
+        SELECT 'n' || n.oid AS key, n.nspname::text AS name FROM pg_namespace n WHERE {USER_NAMESPACE}"
     );
+    for (key, catalog, namespace, name) in NAMED {
+        let _ = write!(
+            sql,
+            " UNION ALL SELECT '{key}' || x.oid, x.{namespace} || '.' || x.{name} FROM {catalog} x \
+             JOIN pg_namespace n ON n.oid = x.{namespace} WHERE {USER_NAMESPACE}"
+        );
+    }
     let rows: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .fetch_all(conn)
         .await

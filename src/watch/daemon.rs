@@ -108,7 +108,7 @@ impl<'a> Daemon<'a> {
         pipeline::refuse_unsupported(&planned.plan)?;
         // The dev database is read while the shadows verify the plan.
         let auto_apply = self.config.watch.auto_apply;
-        let (verified, current) = tokio::join!(
+        let (verified, dev_read) = tokio::join!(
             async {
                 if planned.plan.is_empty() {
                     return Ok(());
@@ -120,7 +120,7 @@ impl<'a> Daemon<'a> {
             },
             async {
                 if !auto_apply {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 Box::pin(read_dev_schema(
                     &mut self.dev,
@@ -128,11 +128,11 @@ impl<'a> Daemon<'a> {
                     &self.config,
                 ))
                 .await
-                .map(Some)
+                .map(|()| true)
             }
         );
         verified?;
-        let current = current?;
+        let dev_read = dev_read?;
         let now = crate::cmd::generate::now_version();
         let written = pipeline::write_draft(&self.config.migrations_dir, now, &planned.plan)?;
         pipeline::write_sum(&self.config.migrations_dir)?;
@@ -147,8 +147,15 @@ impl<'a> Daemon<'a> {
                 "draft migration written"
             );
         }
-        if let Some(current) = current {
-            self.apply_delta(&planned, &draft, &current.schema).await?;
+        if dev_read {
+            // Lent to the pass and put back: the next pass reads incrementally from it.
+            let snapshot = self
+                .dev_schema
+                .take()
+                .expect("BUG: read_dev_schema stores it");
+            let applied = self.apply_delta(&planned, &draft, &snapshot.schema).await;
+            self.dev_schema = Some(snapshot);
+            applied?;
         }
         Ok(None)
     }
@@ -343,21 +350,20 @@ async fn dev_connection<'c>(
     Ok(slot.insert(conn))
 }
 
-/// The dev database's schema, read incrementally since the previous pass (`last`).
+/// Reads the dev database's schema into `last`, incrementally since the previous pass.
 async fn read_dev_schema(
     slot: &mut Option<PgConnection>,
     last: &mut Option<Snapshot>,
     config: &Config,
-) -> anyhow::Result<Snapshot> {
+) -> anyhow::Result<()> {
     let base = last.take();
     let conn = dev_connection(slot, config).await?;
     let read = match &base {
         Some(base) => snapshot::since(conn, base).await.map(|(now, _)| now),
         None => snapshot::take(conn).await,
     };
-    let now = read.context("reading the dev database's schema")?;
-    *last = Some(now.clone());
-    Ok(now)
+    *last = Some(read.context("reading the dev database's schema")?);
+    Ok(())
 }
 
 /// The draft as the dev database should record it.
