@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _, fmt};
@@ -36,20 +37,16 @@ pub fn init(
             .unwrap_or_else(|_| EnvFilter::new("info"))
     };
     let json = targets.format == LogFormat::Json;
-    let console = fmt::layer().with_target(false);
-    let console = match (targets.to_stdout, json) {
-        (true, true) => console
-            .with_writer(std::io::stdout)
-            .json()
-            .flatten_event(true)
-            .boxed(),
-        (true, false) => console.with_writer(std::io::stdout).boxed(),
-        (false, true) => console
-            .with_writer(std::io::stderr)
-            .json()
-            .flatten_event(true)
-            .boxed(),
-        (false, false) => console.with_writer(std::io::stderr).boxed(),
+    let writer = if targets.to_stdout {
+        BoxMakeWriter::new(std::io::stdout)
+    } else {
+        BoxMakeWriter::new(std::io::stderr)
+    };
+    let console = fmt::layer().with_target(false).with_writer(writer);
+    let console = if json {
+        console.json().flatten_event(true).boxed()
+    } else {
+        console.boxed()
     };
     let registry = tracing_subscriber::registry().with(console.with_filter(filter()));
     let Some(dir) = targets.file_dir else {

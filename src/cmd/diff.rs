@@ -79,13 +79,11 @@ async fn schema_of(
             })
             .await?;
             let shadow = temporary_shadow(ctx, all)?;
-            let result = async {
-                desired::update(&shadow, &set).await?;
-                pipeline::introspect(&shadow).await
-            }
-            .await;
-            shadow.drop_database().await?;
-            Ok((result?, set.hints))
+            let schema = read_loaded(shadow, async |s: &Shadow| {
+                desired::update(s, &set).await.map(|_| ())
+            })
+            .await?;
+            Ok((schema, set.hints))
         }
         Src::Migrations(dir) => {
             if !dir.is_dir() {
@@ -97,15 +95,27 @@ async fn schema_of(
             }
             let set = head::committed(dir)?;
             let shadow = temporary_shadow(ctx, all)?;
-            let result = async {
-                head::update(&shadow, &set).await?;
-                pipeline::introspect(&shadow).await
-            }
-            .await;
-            shadow.drop_database().await?;
-            Ok((result?, RenameHints::default()))
+            let schema = read_loaded(shadow, async |s: &Shadow| {
+                head::update(s, &set).await.map(|_| ())
+            })
+            .await?;
+            Ok((schema, RenameHints::default()))
         }
     }
+}
+
+/// Loads a throwaway shadow with `load`, reads its schema, and drops it whatever happened.
+async fn read_loaded(
+    shadow: Shadow,
+    load: impl AsyncFnOnce(&Shadow) -> anyhow::Result<()>,
+) -> anyhow::Result<Schema> {
+    let result = async {
+        load(&shadow).await?;
+        pipeline::introspect(&shadow).await
+    }
+    .await;
+    shadow.drop_database().await?;
+    result
 }
 
 /// A throwaway database on the shadow server (the configured database's, or the first URL
