@@ -8,7 +8,7 @@ mod once_support;
 use std::os::unix::fs::PermissionsExt as _;
 
 use common::Project;
-use once_support::add_migration;
+use once_support::{add_migration, assert_success};
 
 fn backups(p: &Project) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(p.path("backups"))
@@ -53,11 +53,7 @@ async fn once_backup_before_apply_snapshots_before_first_pending_only_when_pendi
             .unwrap()
     };
     let out = run("first");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(p.path("first").exists());
     let files = backups(&p);
     assert_eq!(files.len(), 1, "{files:?}");
@@ -80,11 +76,7 @@ async fn once_backup_before_apply_snapshots_before_first_pending_only_when_pendi
 
     // Nothing pending: no new backup.
     let out = run("second");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(p.path("second").exists());
     assert_eq!(backups(&p).len(), 1);
 }

@@ -6,7 +6,7 @@ mod common;
 mod once_support;
 
 use common::Project;
-use once_support::write_sum;
+use once_support::{assert_success, write_sum};
 
 fn once_dev(p: &Project, marker: &str) -> std::process::Output {
     p.command(&["--once", "--", "touch", marker])
@@ -33,11 +33,7 @@ async fn once_development_mode_generates_draft_applies_it_and_execs() {
         "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL);\n",
     );
     let out = once_dev(&p, "started");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(p.path("started").exists());
     let files = migration_files(&p);
     assert!(
@@ -52,11 +48,7 @@ async fn once_development_mode_generates_draft_applies_it_and_execs() {
     );
     // Again, nothing changed: still fine, still one draft.
     let out = once_dev(&p, "again");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(migration_files(&p), files);
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{PrivateCluster, Project};
-use once_support::{add_migration, once_args, record_pid};
+use once_support::{add_migration, assert_success, once_args, record_pid};
 use sqlx::Connection as _;
 
 /// A private cluster with `ssl = on` and a throwaway self-signed certificate.
@@ -32,11 +32,7 @@ async fn tls_cluster(dir: &Path) -> PrivateCluster {
         .arg(data.join("server.crt"))
         .output()
         .expect("openssl (apt-get install openssl)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let chown = Command::new("sh")
         .arg("-c")
         .arg(format!(
@@ -116,10 +112,6 @@ async fn once_over_required_tls_applies_and_execs() {
         .env("DATABASE_URL", tls_url(&cluster, "require"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(pid_file.exists());
 }

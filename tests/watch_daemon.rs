@@ -29,9 +29,9 @@ fn start(p: &Project) -> Daemon {
     Daemon::spawn(p.command(&["watch"]))
 }
 
-#[tokio::test]
-async fn watch_initial_sync_then_edits_reach_the_database() {
-    let p = Project::new("watch_edits").await;
+/// A project whose models hold `USERS`, with the daemon started and its first pass done.
+async fn synced(label: &str) -> (Project, Daemon) {
+    let p = Project::new(label).await;
     project_with(&p, USERS);
     let d = start(&p);
     d.wait_for(&["watcher.started"], 1);
@@ -39,6 +39,12 @@ async fn watch_initial_sync_then_edits_reach_the_database() {
         tables(&p.db).await == ["users"]
     })
     .await;
+    (p, d)
+}
+
+#[tokio::test]
+async fn watch_initial_sync_then_edits_reach_the_database() {
+    let (p, d) = synced("watch_edits").await;
     assert!(std::fs::read_dir(p.path("migrations")).unwrap().any(|e| {
         e.unwrap()
             .file_name()
@@ -104,14 +110,7 @@ async fn watch_initial_sync_then_edits_reach_the_database() {
 /// re-triggered a pass forever (inotify reports opens and closes).
 #[tokio::test]
 async fn watch_idle_daemon_runs_no_pass_on_its_own() {
-    let p = Project::new("watch_idle").await;
-    project_with(&p, USERS);
-    let d = start(&p);
-    d.wait_for(&["watcher.started"], 1);
-    eventually("users table", &d, || async {
-        tables(&p.db).await == ["users"]
-    })
-    .await;
+    let (_p, d) = synced("watch_idle").await;
     std::thread::sleep(std::time::Duration::from_secs(2));
     assert_eq!(d.count(&["models.changed"]), 0, "{}", d.output());
     assert_eq!(d.count(&["migration.generated"]), 1, "{}", d.output());
@@ -119,13 +118,7 @@ async fn watch_idle_daemon_runs_no_pass_on_its_own() {
 
 #[tokio::test]
 async fn watch_broken_model_is_reported_and_the_database_left_alone() {
-    let p = Project::new("watch_broken").await;
-    project_with(&p, USERS);
-    let d = start(&p);
-    eventually("users table", &d, || async {
-        tables(&p.db).await == ["users"]
-    })
-    .await;
+    let (p, d) = synced("watch_broken").await;
     p.write(
         "models/users.sql",
         "CREATE TABLE users (\n    id bigint PRIMARY KEY,\n    email text NOT NULL,,\n);\n",
@@ -174,13 +167,7 @@ async fn watch_destructive_change_is_written_but_blocked() {
 
 #[tokio::test]
 async fn watch_sigterm_exits_zero_and_sighup_reloads() {
-    let p = Project::new("watch_signals").await;
-    project_with(&p, USERS);
-    let mut d = start(&p);
-    eventually("users table", &d, || async {
-        tables(&p.db).await == ["users"]
-    })
-    .await;
+    let (p, mut d) = synced("watch_signals").await;
     p.write("config/migrated.toml", "[watch]\nauto_apply = false\n");
     d.signal("HUP");
     d.wait_for(&["config.reloaded"], 1);
@@ -211,13 +198,7 @@ async fn watch_refuses_production_mode() {
 
 #[tokio::test]
 async fn watch_draft_named_by_commit_then_check_passes() {
-    let p = Project::new("watch_commit").await;
-    project_with(&p, USERS);
-    let mut d = start(&p);
-    eventually("users table", &d, || async {
-        tables(&p.db).await == ["users"]
-    })
-    .await;
+    let (p, mut d) = synced("watch_commit").await;
     d.wait_for(&["migration.applied"], 1);
     p.run(&["check"]).code(1).stdout_has("draft");
     d.signal("TERM");
@@ -249,13 +230,7 @@ async fn watch_draft_named_by_commit_then_check_passes() {
 /// and the next edit makes a new draft on top of the committed migration.
 #[tokio::test]
 async fn watch_commit_while_running_then_next_edit_drafts_on_top() {
-    let p = Project::new("watch_commit_live").await;
-    project_with(&p, USERS);
-    let d = start(&p);
-    eventually("users table", &d, || async {
-        tables(&p.db).await == ["users"]
-    })
-    .await;
+    let (p, d) = synced("watch_commit_live").await;
     d.wait_for(&["migration.applied"], 1);
     p.run(&["commit", "-m", "create users"]).success();
     p.write(

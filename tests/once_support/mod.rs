@@ -5,12 +5,22 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, ExitStatus};
+use std::process::{Child, ExitStatus, Output};
 use std::time::{Duration, Instant};
 
 use migrated::core::migration::{SUM_FILE_NAME, SourceFile, sum_file_contents};
 
 use crate::common::Project;
+
+/// Fails with the process's stderr unless it exited 0.
+#[track_caller]
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
 
 /// Writes `migrations/<version>_<slug>.up.sql` (+ down) and rewrites `migrated.sum`.
 pub fn add_migration(p: &Project, version: &str, slug: &str, up: &str, down: &str) {

@@ -359,6 +359,7 @@ mod tests {
             );
         }
         assert!(text.len() > PARALLEL_BYTES);
+        assert!(middle_boundary(&text).is_some(), "the halves path is taken");
         let source = Source {
             name: "big.sql".to_owned(),
             text,
