@@ -90,16 +90,77 @@ async fn shadow_changed_table_reruns_only_it_and_its_dependents() {
         .strings("SELECT attnotnull::text FROM pg_attribute WHERE attrelid = 'tags'::regclass AND attname = 'label'")
         .await;
     assert_eq!(not_null, ["true"]);
-    // A root change: users, then posts, its index and the view depend on it.
+    // A root change: users and the view reading it; posts only holds a key to users, which
+    // is detached and attached again.
     let changed = changed.replace("name text)", "name text, email text)");
     let report = desired::update(&s.desired, &load("m.sql", &changed))
         .await
         .unwrap();
-    assert_eq!((report.rebuilt, report.dropped, report.ran), (false, 4, 4));
+    assert_eq!((report.rebuilt, report.dropped, report.ran), (false, 2, 2));
     let columns = view
         .strings("SELECT attname::text FROM pg_attribute WHERE attrelid = 'users'::regclass AND attnum > 0 ORDER BY attnum")
         .await;
     assert_eq!(columns, ["id", "name", "email"]);
+    let keys = view
+        .strings("SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'posts'::regclass AND contype = 'f'")
+        .await;
+    assert_eq!(
+        keys,
+        ["posts_author_fkey FOREIGN KEY (author) REFERENCES users(id)"]
+    );
+}
+
+const KEYED: &str = "CREATE TABLE users (id int PRIMARY KEY, name text);\n\
+    CREATE TABLE posts (id int PRIMARY KEY,\n  author int CONSTRAINT by_author REFERENCES users (id) ON DELETE CASCADE);\n\
+    COMMENT ON CONSTRAINT by_author ON posts IS 'who wrote it';\n\
+    CREATE TABLE likes (user_id int, post_id int, FOREIGN KEY (user_id) REFERENCES users);\n\
+    ALTER TABLE likes ADD CONSTRAINT likes_post FOREIGN KEY (post_id) REFERENCES posts;\n";
+
+#[tokio::test]
+async fn shadow_recreated_table_keeps_the_keys_pointing_at_it() {
+    let db = TestDb::new("shadowkeys").await;
+    let s = shadows(&db);
+    desired::update(&s.desired, &load("m.sql", KEYED))
+        .await
+        .unwrap();
+    let view = shadow_db(&db).await;
+    let keys_sql = "SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) || ' ' \
+        || coalesce(obj_description(oid, 'pg_constraint'), '-') \
+        FROM pg_constraint WHERE contype = 'f' ORDER BY 1";
+    let before = view.strings(keys_sql).await;
+    assert_eq!(before.len(), 3, "{before:?}");
+    // users and posts both change: the keys of likes on them are detached and attached again,
+    // the explicit ALTER TABLE on posts is re-run.
+    let changed = KEYED
+        .replace("name text)", "name text, email text)")
+        .replace(
+            "(id int PRIMARY KEY,\n",
+            "(id int PRIMARY KEY, title text,\n",
+        );
+    let report = desired::update(&s.desired, &load("m.sql", &changed))
+        .await
+        .unwrap();
+    assert!(!report.rebuilt, "{report:?}");
+    assert_eq!(view.strings(keys_sql).await, before);
+    // users loses the column the keys point at: the error is the key holder's statement.
+    let broken = changed.replace(
+        "users (id int PRIMARY KEY, name text",
+        "users (uid int PRIMARY KEY, name text",
+    );
+    let err = desired::update(&s.desired, &load("m.sql", &broken))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("m.sql:"), "{err}");
+    assert!(
+        err.contains("does not exist") || err.contains("no unique constraint"),
+        "{err}"
+    );
+    assert_eq!(
+        view.strings(keys_sql).await,
+        before,
+        "the failed update was rolled back"
+    );
 }
 
 #[tokio::test]

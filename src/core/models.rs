@@ -45,6 +45,10 @@ pub struct Statement {
     pub alters: Vec<ObjectName>,
     /// The objects it needs to exist before it runs.
     pub references: Vec<ObjectName>,
+    /// The tables of `references` that a `CREATE TABLE` needs only for its foreign keys:
+    /// the desired shadow can recreate them without recreating this table (it detaches and
+    /// reattaches the keys).
+    pub foreign_keys: Vec<ObjectName>,
 }
 
 impl Statement {

@@ -5,13 +5,14 @@
 //! model is read from (the relation's own row without statistics, its columns and defaults,
 //! constraints, indexes, triggers, policies, rules, comments, inheritance, partitioning and
 //! owned sequences: definitions by oid, since redefining one gives it a new oid, and what can
-//! change in place by value), the relations those rows point at (foreign keys, view and policy
-//! dependencies), and the name of every user object by catalog and oid. `since` re-reads the
-//! relations whose digest changed or which point at one that changed (a renamed column
-//! changes how a foreign key to it or a view over it renders), drops the ones gone, and reads
-//! every object that is not a table or view in full (`introspect_relations`). A renamed
-//! object of any kind (the server renders names, not oids) or a change to most relations
-//! makes it read everything.
+//! change in place by value; for a foreign key also the names of the columns it references),
+//! the relations its views, policies and triggers depend on, and the name of every user object
+//! by catalog and oid. `since` re-reads the relations whose digest changed or which depend on
+//! one that changed (a renamed column changes how a view over it renders; a foreign key to it
+//! changes its own digest, so editing a table many others reference re-reads one table, not
+//! all of them), drops the ones gone, and reads every object that is not a table or view in
+//! full (`introspect_relations`). A renamed object of any kind (the server renders names, not
+//! oids) or a change to most relations makes it read everything.
 //!
 //! Used wherever the same database is read again and again: the shadows between passes and
 //! inside verification's transactions, and the dev database under the watcher.
@@ -43,7 +44,7 @@ pub struct Snapshot {
 struct Relation {
     name: QualifiedName,
     digest: String,
-    /// Oids of the relations its definitions point at.
+    /// Oids of the relations its view rules, policies and triggers depend on.
     refs: Vec<i64>,
 }
 
@@ -117,7 +118,7 @@ pub async fn since(conn: &mut PgConnection, base: &Snapshot) -> anyhow::Result<(
     ))
 }
 
-/// Oids of the relations that are new, whose digest changed, or that point at a relation
+/// Oids of the relations that are new, whose digest changed, or that depend on a relation
 /// that changed or is gone.
 fn changed_relations(base: &Snapshot, now: &BTreeMap<i64, Relation>) -> BTreeSet<i64> {
     let mut changed: BTreeSet<i64> = now
@@ -242,7 +243,10 @@ async fn relations(conn: &mut PgConnection) -> anyhow::Result<BTreeMap<i64, Rela
           SELECT co.conrelid AS oid,
                  string_agg(concat_ws(',', co.oid, co.conname, co.convalidated, co.condeferrable,
                                       co.condeferred, co.coninhcount, co.conislocal,
-                                      co.connoinherit, co.conparentid, d.description),
+                                      co.connoinherit, co.conparentid, d.description,
+                                      (SELECT string_agg(fa.attname, ',' ORDER BY fa.attnum)
+                                         FROM pg_attribute fa WHERE fa.attrelid = co.confrelid
+                                          AND fa.attnum = ANY (co.confkey))),
                             ';' ORDER BY co.oid) AS x
           FROM pg_constraint co JOIN rel ON rel.oid = co.conrelid
           LEFT JOIN pg_description d ON d.classoid = 'pg_constraint'::regclass
@@ -311,13 +315,12 @@ async fn relations(conn: &mut PgConnection) -> anyhow::Result<BTreeMap<i64, Rela
         ),
         ref AS (
           SELECT x.oid, array_agg(DISTINCT x.ref::int8) AS refs FROM (
-            SELECT co.conrelid AS oid, co.confrelid AS ref FROM pg_constraint co
-            JOIN rel ON rel.oid = co.conrelid WHERE co.confrelid <> 0
-            UNION ALL
-            SELECT coalesce(r.ev_class, p.polrelid, t.tgrelid), d.refobjid FROM pg_depend d
+            SELECT coalesce(r.ev_class, p.polrelid, t.tgrelid) AS oid, d.refobjid AS ref
+            FROM pg_depend d
             LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
             LEFT JOIN pg_policy p ON d.classid = 'pg_policy'::regclass AND p.oid = d.objid
             LEFT JOIN pg_trigger t ON d.classid = 'pg_trigger'::regclass AND t.oid = d.objid
+             AND NOT t.tgisinternal
             WHERE d.classid IN ('pg_rewrite'::regclass, 'pg_policy'::regclass, 'pg_trigger'::regclass)
               AND d.refclassid = 'pg_class'::regclass
           ) x JOIN rel ON rel.oid = x.oid WHERE x.ref <> x.oid GROUP BY x.oid

@@ -6,8 +6,13 @@
 //! (`core::models::incremental` decides). The whole update runs in one transaction, so a
 //! model error leaves the shadow as it was. When the bookkeeping is missing or does not match
 //! the database (a drop fails), the shadow is rebuilt from an empty database.
+//!
+//! A table that other tables only point at with foreign keys is recreated without them: their
+//! keys are detached first (definition and comment read from the catalog) and attached again
+//! to the new table, so editing a table everything refers to costs one table, not the model.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
 use sqlx::PgConnection;
 
@@ -17,7 +22,7 @@ use crate::core::models::{ModelSet, ObjectKind, ObjectName, Statement};
 use crate::core::render::{qualified, quote_ident};
 
 /// Bookkeeping format: bump when the table's meaning changes (old shadows are rebuilt).
-const FORMAT: &str = "migrated shadow v1";
+const FORMAT: &str = "migrated shadow v2";
 
 /// Serializes updates of one shadow between processes (watcher and CLI).
 const LOCK_KEY: i64 = 0x6d69_6772_7368_6477; // "migrshdw"
@@ -97,6 +102,7 @@ async fn incremental_steps(
 ) -> Result<Report, Failure> {
     let stale = |e: sqlx::Error| Failure::Stale(describe(&e));
     lock(conn).await.map_err(stale)?;
+    let detached = detach_keys(conn, drop).await.map_err(stale)?;
     for row in drop {
         drop_created(conn, row).await.map_err(stale)?;
     }
@@ -120,6 +126,7 @@ async fn incremental_steps(
             });
         }
     }
+    attach_keys(conn, models, &detached).await?;
     record(conn, models, run).await.map_err(stale)?;
     Ok(Report {
         rebuilt: false,
@@ -152,7 +159,7 @@ async fn rebuild_steps(conn: &mut PgConnection, models: &ModelSet) -> anyhow::Re
     let create = format!(
         "CREATE TABLE public._migrated_shadow (seq integer PRIMARY KEY, key text NOT NULL, \
          file text NOT NULL, line integer NOT NULL, creates text NOT NULL, alters text NOT NULL, \
-         refs text NOT NULL); COMMENT ON TABLE public._migrated_shadow IS {}",
+         refs text NOT NULL, fkrefs text NOT NULL); COMMENT ON TABLE public._migrated_shadow IS {}",
         crate::core::render::quote_literal(FORMAT)
     );
     context(
@@ -214,9 +221,9 @@ pub async fn read(conn: &mut PgConnection) -> anyhow::Result<Option<Vec<Loaded>>
     if format.as_deref() != Some(FORMAT) {
         return Ok(None);
     }
-    let rows: Vec<(i32, String, String, String, String)> = context(
+    let rows: Vec<(i32, String, String, String, String, String)> = context(
         sqlx::query_as(
-            "SELECT seq, key, creates, alters, refs FROM public._migrated_shadow ORDER BY seq",
+            "SELECT seq, key, creates, alters, refs, fkrefs FROM public._migrated_shadow ORDER BY seq",
         )
         .fetch_all(&mut *conn)
         .await,
@@ -224,12 +231,13 @@ pub async fn read(conn: &mut PgConnection) -> anyhow::Result<Option<Vec<Loaded>>
     )?;
     Ok(Some(
         rows.into_iter()
-            .map(|(seq, key, creates, alters, refs)| Loaded {
+            .map(|(seq, key, creates, alters, refs, fkrefs)| Loaded {
                 seq,
                 key,
                 creates: decode(&creates),
                 alters: decode(&alters),
                 references: decode(&refs),
+                foreign_keys: decode(&fkrefs),
             })
             .collect(),
     ))
@@ -258,7 +266,7 @@ async fn record(
         .fetch_one(&mut *conn)
         .await?;
     let mut columns: (Vec<i32>, Vec<String>, Vec<String>, Vec<i32>) = Default::default();
-    let mut objects: (Vec<String>, Vec<String>, Vec<String>) = Default::default();
+    let mut objects: (Vec<String>, Vec<String>, Vec<String>, Vec<String>) = Default::default();
     for (n, &i) in (1..).zip(run) {
         let s = &models.statements[i];
         columns.0.push(next + n);
@@ -268,10 +276,12 @@ async fn record(
         objects.0.push(encode(&s.creates));
         objects.1.push(encode(&s.alters));
         objects.2.push(encode(&s.references));
+        objects.3.push(encode(&s.foreign_keys));
     }
     sqlx::query(
-        "INSERT INTO public._migrated_shadow (seq, key, file, line, creates, alters, refs) \
-         SELECT * FROM UNNEST($1::int[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[])",
+        "INSERT INTO public._migrated_shadow (seq, key, file, line, creates, alters, refs, fkrefs) \
+         SELECT * FROM UNNEST($1::int[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], \
+         $7::text[], $8::text[])",
     )
     .bind(&columns.0)
     .bind(&columns.1)
@@ -280,9 +290,131 @@ async fn record(
     .bind(&objects.0)
     .bind(&objects.1)
     .bind(&objects.2)
+    .bind(&objects.3)
     .execute(conn)
     .await
     .map(|_| ())
+}
+
+/// A foreign key of a table that stays, pointing at a table about to be recreated.
+struct DetachedKey {
+    schema: String,
+    table: String,
+    name: String,
+    definition: String,
+    comment: Option<String>,
+}
+
+/// Drops the foreign keys that tables outside `drop` hold on tables `drop` recreates, and
+/// returns them to be attached again (`attach_keys`).
+async fn detach_keys(
+    conn: &mut PgConnection,
+    drop: &[Loaded],
+) -> Result<Vec<DetachedKey>, sqlx::Error> {
+    let recreated: Vec<String> = drop
+        .iter()
+        .flat_map(|l| &l.creates)
+        .filter(|o| o.kind == ObjectKind::Relation)
+        .map(|o| qualified(&o.schema, &o.name))
+        .collect();
+    if recreated.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Top-level foreign keys (partitions' copies follow their parent's) whose target is
+    // recreated and whose own table is not.
+    let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+        "WITH r AS (SELECT to_regclass(x) AS oid FROM unnest($1::text[]) AS x) \
+         SELECT n.nspname::text, t.relname::text, c.conname::text, pg_get_constraintdef(c.oid), \
+                obj_description(c.oid, 'pg_constraint') \
+           FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
+           JOIN pg_namespace n ON n.oid = t.relnamespace \
+          WHERE c.contype = 'f' AND c.conparentid = 0 \
+            AND c.confrelid IN (SELECT oid FROM r WHERE oid IS NOT NULL) \
+            AND c.conrelid NOT IN (SELECT oid FROM r WHERE oid IS NOT NULL) \
+          ORDER BY 1, 2, 3",
+    )
+    .bind(&recreated)
+    .fetch_all(&mut *conn)
+    .await?;
+    let keys: Vec<DetachedKey> = rows
+        .into_iter()
+        .map(|(schema, table, name, definition, comment)| DetachedKey {
+            schema,
+            table,
+            name,
+            definition,
+            comment,
+        })
+        .collect();
+    if !keys.is_empty() {
+        let sql: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                format!(
+                    "ALTER TABLE {} DROP CONSTRAINT {}",
+                    qualified(&k.schema, &k.table),
+                    quote_ident(&k.name)
+                )
+            })
+            .collect();
+        execute(conn, &sql.join(";\n")).await?;
+    }
+    Ok(keys)
+}
+
+/// Attaches the detached keys that the re-run statements did not create again. A key the new
+/// table cannot take (its column is gone) is the models' error, reported at the statement
+/// of the table that holds the key.
+async fn attach_keys(
+    conn: &mut PgConnection,
+    models: &ModelSet,
+    keys: &[DetachedKey],
+) -> Result<(), Failure> {
+    for key in keys {
+        let table = qualified(&key.schema, &key.table);
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2)",
+        )
+        .bind(&table)
+        .bind(&key.name)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| Failure::Stale(describe(&e)))?;
+        if exists {
+            continue;
+        }
+        let mut sql = format!(
+            "ALTER TABLE {table} ADD CONSTRAINT {} {}",
+            quote_ident(&key.name),
+            key.definition
+        );
+        if let Some(comment) = &key.comment {
+            let _ = write!(
+                sql,
+                ";\nCOMMENT ON CONSTRAINT {} ON {table} IS {}",
+                quote_ident(&key.name),
+                crate::core::render::quote_literal(comment)
+            );
+        }
+        if let Err(err) = execute(conn, &sql).await {
+            let holder = ObjectName::new(ObjectKind::Relation, &key.schema, &key.table);
+            let statement = models
+                .statements
+                .iter()
+                .find(|s| s.creates.contains(&holder))
+                .or_else(|| {
+                    models
+                        .statements
+                        .iter()
+                        .find(|s| s.alters.contains(&holder))
+                });
+            return Err(Failure::Model(match statement {
+                Some(s) => anyhow::anyhow!("{}:{}: {}", s.file, s.line, describe(&err)),
+                None => anyhow::anyhow!("foreign key {} of {table}: {}", key.name, describe(&err)),
+            }));
+        }
+    }
+    Ok(())
 }
 
 /// Drops what one loaded statement created, the main object first (a table takes its row

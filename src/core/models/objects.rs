@@ -98,20 +98,29 @@ pub(super) struct Analysis {
     pub creates: Vec<ObjectName>,
     pub alters: Vec<ObjectName>,
     pub references: Vec<ObjectName>,
+    /// The part of `references` that a `CREATE TABLE` needs only for its foreign keys.
+    pub foreign_keys: Vec<ObjectName>,
 }
 
 /// Reads what a statement creates, alters and references.
 pub(super) fn analyze(node: &NodeEnum) -> Analysis {
     let (creates, alters) = targets(node);
     let mut refs = BTreeSet::new();
+    let mut fks = BTreeSet::new();
     match node {
-        NodeEnum::CreateStmt(s) => table_references(s, &mut refs),
+        NodeEnum::CreateStmt(s) => table_references(s, &mut refs, &mut fks),
         NodeEnum::IndexStmt(s) => index_references(s, &mut refs),
         other => walk_node(other, &mut refs),
     }
     refs.extend(function_body_references(node));
     refs.extend(extension_schema(node));
     refs.extend(alters.iter().cloned());
+    let foreign_keys = fks
+        .iter()
+        .filter(|f| !refs.contains(*f) && !creates.contains(*f))
+        .cloned()
+        .collect();
+    refs.extend(fks);
     let schemas: Vec<ObjectName> = creates.iter().chain(&refs).filter_map(schema_of).collect();
     refs.extend(schemas);
     for created in &creates {
@@ -121,6 +130,7 @@ pub(super) fn analyze(node: &NodeEnum) -> Analysis {
         creates,
         alters,
         references: refs.into_iter().collect(),
+        foreign_keys,
     }
 }
 
@@ -207,7 +217,13 @@ fn commented(objtype: i32, object: Option<&Node>) -> Vec<ObjectName> {
         | ObjectType::ObjectIndex => {
             list_names(false).map(|(s, n)| ObjectName::new(ObjectKind::Relation, &s, &n))
         }
-        ObjectType::ObjectColumn => {
+        // `COMMENT ON COLUMN t.c`, `ON CONSTRAINT k ON t`, `ON TRIGGER g ON t` and the like:
+        // the list ends with the object's own name after its table.
+        ObjectType::ObjectColumn
+        | ObjectType::ObjectTabconstraint
+        | ObjectType::ObjectTrigger
+        | ObjectType::ObjectPolicy
+        | ObjectType::ObjectRule => {
             list_names(true).map(|(s, n)| ObjectName::new(ObjectKind::Relation, &s, &n))
         }
         ObjectType::ObjectType | ObjectType::ObjectDomain => match node {
@@ -305,8 +321,13 @@ fn walk_node<T: serde::Serialize + ?Sized>(node: &T, out: &mut BTreeSet<ObjectNa
 
 /// A `CREATE TABLE`'s references, read from its typed fields: the bulk of most models, where
 /// the generic walk cost most of the load time. Expressions (defaults, checks) and rare
-/// clauses still go through the generic walk.
-fn table_references(s: &pg_query::protobuf::CreateStmt, out: &mut BTreeSet<ObjectName>) {
+/// clauses still go through the generic walk. The tables its foreign keys point at go to
+/// `fks`.
+fn table_references(
+    s: &pg_query::protobuf::CreateStmt,
+    out: &mut BTreeSet<ObjectName>,
+    fks: &mut BTreeSet<ObjectName>,
+) {
     if let Some(rv) = &s.relation {
         out.insert(relation(ObjectKind::Relation, rv));
     }
@@ -330,20 +351,24 @@ fn table_references(s: &pg_query::protobuf::CreateStmt, out: &mut BTreeSet<Objec
                 }
                 for k in &c.constraints {
                     if let Some(NodeEnum::Constraint(k)) = &k.node {
-                        constraint_references(k, out);
+                        constraint_references(k, out, fks);
                     }
                 }
             }
-            Some(NodeEnum::Constraint(k)) => constraint_references(k, out),
+            Some(NodeEnum::Constraint(k)) => constraint_references(k, out, fks),
             Some(other) => walk_node(other, out),
             None => {}
         }
     }
 }
 
-fn constraint_references(c: &pg_query::protobuf::Constraint, out: &mut BTreeSet<ObjectName>) {
+fn constraint_references(
+    c: &pg_query::protobuf::Constraint,
+    out: &mut BTreeSet<ObjectName>,
+    fks: &mut BTreeSet<ObjectName>,
+) {
     if let Some(rv) = &c.pktable {
-        out.insert(relation(ObjectKind::Relation, rv));
+        fks.insert(relation(ObjectKind::Relation, rv));
     }
     if let Some(expr) = &c.raw_expr
         && !matches!(expr.node, Some(NodeEnum::AConst(_)))
@@ -568,6 +593,28 @@ mod tests {
                 "function public.nextval"
             ]
         );
+        assert_eq!(names(&a.foreign_keys), ["relation public.users"]);
+    }
+
+    #[test]
+    fn analyze_comment_on_a_tables_constraint_or_trigger_alters_the_table() {
+        for sql in [
+            "COMMENT ON CONSTRAINT k ON app.posts IS 'x'",
+            "COMMENT ON TRIGGER g ON app.posts IS 'x'",
+            "COMMENT ON POLICY p ON app.posts IS 'x'",
+            "COMMENT ON COLUMN app.posts.title IS 'x'",
+        ] {
+            assert_eq!(names(&analysis(sql).alters), ["relation app.posts"], "{sql}");
+        }
+    }
+
+    #[test]
+    fn analyze_foreign_key_target_read_otherwise_is_not_foreign_key_only() {
+        let a = analysis(
+            "CREATE TABLE b (a_id int REFERENCES a, self_id int REFERENCES b,              n int DEFAULT nextval('s'), FOREIGN KEY (n) REFERENCES s (x))",
+        );
+        // `s` is also used by a default, `b` is the table itself.
+        assert_eq!(names(&a.foreign_keys), ["relation public.a"]);
     }
 
     #[test]

@@ -259,6 +259,7 @@ fn rebuilt(origin: &Statement, node: NodeEnum, offset: usize, version: i32) -> P
             creates: analysis.creates,
             alters: analysis.alters,
             references: analysis.references,
+            foreign_keys: analysis.foreign_keys,
         },
         node,
         offset,

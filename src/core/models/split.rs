@@ -142,6 +142,7 @@ fn parsed(
             creates: analysis.creates,
             alters: analysis.alters,
             references: analysis.references,
+            foreign_keys: analysis.foreign_keys,
         },
         node,
         offset,
