@@ -54,11 +54,13 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
     let clock = Instant::now();
     let models = models::load(&Origin::from_config(config, cwd)).await?;
     let loaded_ms = clock.elapsed().as_millis();
-    let loaded = desired::update(&shadows.desired, &models).await?;
-    let desired_ms = clock.elapsed().as_millis();
     let files = head::committed(&config.migrations_dir)?;
-    let replayed = head::update(&shadows.head, &files).await?;
-    let head_ms = clock.elapsed().as_millis();
+    // The two shadows are separate databases: brought forward at once.
+    let (loaded, replayed) = tokio::try_join!(
+        desired::update(&shadows.desired, &models),
+        head::update(&shadows.head, &files),
+    )?;
+    let shadows_ms = clock.elapsed().as_millis();
     let head_key = cache::key(&files);
     let (head, desired) = tokio::try_join!(
         head_snapshot(&shadows.head, &head_key),
@@ -73,8 +75,7 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
         head_rebuilt = replayed.rebuilt,
         head_applied = replayed.applied,
         loaded_ms,
-        desired_ms,
-        head_ms,
+        shadows_ms,
         introspect_ms,
         diff_ms = clock.elapsed().as_millis(),
         "planned (cumulative times)"
@@ -91,17 +92,21 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
 /// (incrementally from its newest cached snapshot) and cached.
 async fn head_snapshot(shadow: &Shadow, key: &str) -> anyhow::Result<Snapshot> {
     let mut conn = shadow.connect().await?;
-    if let Some(snapshot) = cache::load(&mut conn, key).await {
-        return Ok(snapshot);
-    }
-    read_and_cache(&mut conn, shadow, key).await
+    let snapshot = match cache::load(&mut conn, key).await {
+        Some(snapshot) => snapshot,
+        None => read_and_cache(&mut conn, shadow, key).await?,
+    };
+    shadow.release(conn);
+    Ok(snapshot)
 }
 
 /// A shadow's schema read incrementally from its newest cached snapshot (or in full when it
 /// has none), cached under `key`.
 async fn cached_snapshot(shadow: &Shadow, key: &str) -> anyhow::Result<Snapshot> {
     let mut conn = shadow.connect().await?;
-    read_and_cache(&mut conn, shadow, key).await
+    let snapshot = read_and_cache(&mut conn, shadow, key).await?;
+    shadow.release(conn);
+    Ok(snapshot)
 }
 
 async fn read_and_cache(
@@ -129,9 +134,11 @@ async fn read_and_cache(
 /// The schema of a shadow.
 pub async fn introspect(shadow: &Shadow) -> anyhow::Result<Schema> {
     let mut conn = shadow.connect().await?;
-    crate::db::introspect::introspect(&mut conn)
+    let schema = crate::db::introspect::introspect(&mut conn)
         .await
-        .with_context(|| format!("reading the schema of {}", shadow.name))
+        .with_context(|| format!("reading the schema of {}", shadow.name))?;
+    shadow.release(conn);
+    Ok(schema)
 }
 
 /// `migrated generate`: a verified migration from the head state to the models, written with
@@ -176,6 +183,7 @@ async fn generate_with(
     let next = head::committed(&config.migrations_dir)?;
     let mut conn = shadows.head.connect().await?;
     cache::store(&mut conn, &cache::key(&next), &after_up).await;
+    shadows.head.release(conn);
     Ok(Generated::Written {
         up,
         down,

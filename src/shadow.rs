@@ -9,6 +9,7 @@ pub mod desired;
 pub mod head;
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use sqlx::PgConnection;
@@ -24,7 +25,15 @@ pub struct Shadow {
     pub name: String,
     pub url: DatabaseUrl,
     admin: DatabaseUrl,
+    /// Connections handed back after a clean use (`release`), for the next `connect`: a new
+    /// backend reads every catalog it plans against from disk again, and a connection kept
+    /// between the watcher's passes also keeps its prepared statements and their plans.
+    /// Shared by clones.
+    idle: Arc<Mutex<Vec<PgConnection>>>,
 }
+
+/// Idle connections kept per shadow (a pass uses one or two at a time).
+const IDLE_KEPT: usize = 2;
 
 /// The two shadows of a project.
 #[derive(Debug, Clone)]
@@ -108,6 +117,7 @@ impl Shadow {
             name: name.to_owned(),
             url,
             admin,
+            idle: Arc::default(),
         }
     }
 
@@ -127,6 +137,8 @@ impl Shadow {
     /// A throwaway copy of this database (`CREATE DATABASE ... TEMPLATE`): same objects,
     /// same oids. The caller drops it.
     pub async fn copy(&self) -> anyhow::Result<Self> {
+        // A template must have no other sessions.
+        self.close_idle().await;
         let copy = self.temporary()?;
         let mut admin = self.admin().await?;
         let sql = format!(
@@ -147,14 +159,47 @@ impl Shadow {
         Ok(copy)
     }
 
-    /// Connects, creating the database first when it does not exist.
+    /// A connection: an idle one that still answers, else a new one (creating the database
+    /// first when it does not exist).
     pub async fn connect(&self) -> anyhow::Result<PgConnection> {
         Ok(self.connect_or_create().await?.0)
     }
 
-    /// Connects, creating the database first when it does not exist; says whether it did
-    /// (a database just created is empty: no need to recreate it).
+    /// Hands a connection back for the next `connect`. Only for a connection outside any
+    /// transaction, with no session state changed: one whose use failed midway is dropped
+    /// instead.
+    pub fn release(&self, conn: PgConnection) {
+        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < IDLE_KEPT {
+            idle.push(conn);
+        }
+    }
+
+    fn take_idle(&self) -> Option<PgConnection> {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+    }
+
+    /// Closes the idle connections (before the database is dropped or copied).
+    async fn close_idle(&self) {
+        use sqlx::Connection as _;
+        while let Some(conn) = self.take_idle() {
+            let _ = conn.close().await;
+        }
+    }
+
+    /// Connects (reusing an idle connection that still answers), creating the database first
+    /// when it does not exist; says whether it did (a database just created is empty: no need
+    /// to recreate it).
     pub async fn connect_or_create(&self) -> anyhow::Result<(PgConnection, bool)> {
+        use sqlx::Connection as _;
+        while let Some(mut conn) = self.take_idle() {
+            if conn.ping().await.is_ok() {
+                return Ok((conn, false));
+            }
+        }
         match crate::db::connect::connect_raw(&self.url).await {
             Ok(conn) => Ok((conn, false)),
             Err(err) if is_missing_database(&err) => {
@@ -173,6 +218,7 @@ impl Shadow {
 
     /// Drops and creates the database again, empty, and connects to it.
     pub async fn recreate(&self) -> anyhow::Result<PgConnection> {
+        self.close_idle().await;
         if self.exists().await? {
             self.drop_database().await?;
         }
@@ -222,6 +268,7 @@ impl Shadow {
 
     /// Drops the database if it exists (forcing other sessions off it).
     pub async fn drop_database(&self) -> anyhow::Result<()> {
+        self.close_idle().await;
         let mut admin = self.admin().await?;
         let sql = format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",

@@ -73,7 +73,9 @@ async fn rolled_back<T>(
         .await
         .map_err(|e| anyhow::anyhow!("verification: {}", describe(&e)))?;
     let result = check(&mut conn).await;
-    let _ = execute(&mut conn, "ROLLBACK").await;
+    if execute(&mut conn, "ROLLBACK").await.is_ok() {
+        shadow.release(conn);
+    }
     result
 }
 

@@ -54,11 +54,19 @@ pub async fn update(shadow: &Shadow, models: &ModelSet) -> anyhow::Result<Report
         }
     };
     if drop.is_empty() && run.is_empty() {
+        shadow.release(conn);
         return Ok(Report::default());
     }
     match incremental_update(&mut conn, models, &drop, &run).await {
-        Ok(report) => Ok(report),
-        Err(Failure::Model(err)) => Err(err),
+        Ok(report) => {
+            shadow.release(conn);
+            Ok(report)
+        }
+        Err(Failure::Model(err)) => {
+            // Rolled back: the connection is clean.
+            shadow.release(conn);
+            Err(err)
+        }
         Err(Failure::Stale(why)) => {
             tracing::debug!(shadow = %shadow.name, why, "bookkeeping stale, rebuilding");
             drop_conn(conn).await;
@@ -150,7 +158,7 @@ async fn rebuild(
     let result = rebuild_steps(&mut conn, models).await;
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
     context(execute(&mut conn, end).await, "finishing the shadow load")?;
-    drop_conn(conn).await;
+    shadow.release(conn);
     result
 }
 

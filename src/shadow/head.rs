@@ -68,6 +68,7 @@ pub async fn update(shadow: &Shadow, set: &MigrationSet) -> anyhow::Result<Repor
             .await
             .context("replaying the migrations in the head shadow")?;
     }
+    shadow.release(conn);
     Ok(Report {
         rebuilt,
         applied: set.migrations.len() - start,
