@@ -63,7 +63,7 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
     let shadows_ms = clock.elapsed().as_millis();
     let head_key = cache::key(&files);
     let (head, desired) = tokio::try_join!(
-        head_snapshot(&shadows.head, &head_key),
+        head_snapshot(&shadows.head, &head_key, shadows.settle_head),
         cached_snapshot(&shadows.desired, cache::DESIRED)
     )?;
     let introspect_ms = clock.elapsed().as_millis();
@@ -88,13 +88,25 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
     })
 }
 
-/// The head shadow's schema: from its cache when it holds exactly this state, else read
-/// (incrementally from its newest cached snapshot) and cached.
-async fn head_snapshot(shadow: &Shadow, key: &str) -> anyhow::Result<Snapshot> {
+/// The head shadow's schema: from its cache when it holds exactly this state (a predicted
+/// entry as is, or `settle`d: read incrementally from it and stored as this state's), else
+/// read (incrementally from its newest cached snapshot) and cached.
+async fn head_snapshot(shadow: &Shadow, key: &str, settle: bool) -> anyhow::Result<Snapshot> {
     let mut conn = shadow.connect().await?;
     let snapshot = match cache::load(&mut conn, key).await {
         Some(snapshot) => snapshot,
-        None => read_and_cache(&mut conn, shadow, key).await?,
+        None => match cache::load(&mut conn, &cache::predicted(key)).await {
+            Some(predicted) if settle => {
+                let (snapshot, read) = snapshot::since(&mut conn, &predicted)
+                    .await
+                    .with_context(|| format!("reading the schema of {}", shadow.name))?;
+                tracing::debug!(shadow = %shadow.name, ?read, "predicted head snapshot settled");
+                cache::store(&mut conn, key, &snapshot).await;
+                snapshot
+            }
+            Some(predicted) => predicted,
+            None => read_and_cache(&mut conn, shadow, key).await?,
+        },
     };
     shadow.release(conn);
     Ok(snapshot)
@@ -178,11 +190,11 @@ async fn generate_with(
     tracing::debug!(verify_ms = clock.elapsed().as_millis(), "verified");
     let (up, down) = write_migration(&config.migrations_dir, version, message, &planned.plan)?;
     write_sum(&config.migrations_dir)?;
-    // The next pass replays this migration into the head shadow, which then holds exactly
-    // what verification saw after the up script: cache it under that state's key.
+    // The next pass replays this migration into the head shadow, which then holds what
+    // verification saw after the up script: cache it as that state's prediction.
     let next = head::committed(&config.migrations_dir)?;
     let mut conn = shadows.head.connect().await?;
-    cache::store(&mut conn, &cache::key(&next), &after_up).await;
+    cache::store(&mut conn, &cache::predicted(&cache::key(&next)), &after_up).await;
     shadows.head.release(conn);
     Ok(Generated::Written {
         up,

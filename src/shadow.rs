@@ -42,6 +42,9 @@ pub struct Shadows {
     pub head: Shadow,
     /// `shadow_keep`: keep them between runs (the fast path) or drop them after each run.
     pub keep: bool,
+    /// Settle a predicted head snapshot before using it (`cache::predicted`): worth its
+    /// incremental read in a process that plans again and again (the watcher).
+    pub settle_head: bool,
 }
 
 impl Shadows {
@@ -93,6 +96,7 @@ impl Shadows {
             desired,
             head,
             keep,
+            settle_head: false,
         })
     }
 
@@ -169,7 +173,10 @@ impl Shadow {
     /// transaction, with no session state changed: one whose use failed midway is dropped
     /// instead.
     pub fn release(&self, conn: PgConnection) {
-        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if idle.len() < IDLE_KEPT {
             idle.push(conn);
         }

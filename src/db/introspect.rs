@@ -84,20 +84,29 @@ async fn introspect_scope(
     conn: &mut PgConnection,
     scope: Option<&BTreeSet<i64>>,
 ) -> anyhow::Result<Schema> {
-    let saved: String = sqlx::query_scalar("SELECT current_setting('search_path')")
-        .fetch_one(&mut *conn)
-        .await
-        .context("reading search_path")?;
-    sqlx::query("SELECT set_config('search_path', '', false)")
-        .execute(&mut *conn)
-        .await
-        .context("clearing search_path for introspection")?;
+    // Generic plans: a scoped query is planned once per connection, not once per scope
+    // (catalog queries gain nothing from planning for the actual oids).
+    let saved: (String, String) =
+        sqlx::query_as("SELECT current_setting('search_path'), current_setting('plan_cache_mode')")
+            .fetch_one(&mut *conn)
+            .await
+            .context("reading search_path")?;
+    sqlx::query(
+        "SELECT set_config('search_path', '', false), \
+         set_config('plan_cache_mode', 'force_generic_plan', false)",
+    )
+    .execute(&mut *conn)
+    .await
+    .context("clearing search_path for introspection")?;
     let result = introspect_qualified(conn, scope).await;
-    sqlx::query("SELECT set_config('search_path', $1, false)")
-        .bind(&saved)
-        .execute(&mut *conn)
-        .await
-        .context("restoring search_path after introspection")?;
+    sqlx::query(
+        "SELECT set_config('search_path', $1, false), set_config('plan_cache_mode', $2, false)",
+    )
+    .bind(&saved.0)
+    .bind(&saved.1)
+    .execute(&mut *conn)
+    .await
+    .context("restoring search_path after introspection")?;
     result
 }
 
@@ -162,14 +171,13 @@ struct Builder {
 }
 
 impl Builder {
-    /// An SQL condition: the relation oid `expr` is in scope (built from integers only).
+    /// An SQL condition: the relation oid `expr` is in scope, the scope being parameter `$1`
+    /// (`fetch_scoped` binds it), so that one statement serves every scope and a connection
+    /// that reads again and again plans it once.
     fn in_scope(&self, expr: &str) -> String {
         match &self.scope {
             None => "TRUE".to_owned(),
-            Some(oids) => {
-                let list: Vec<String> = oids.iter().map(i64::to_string).collect();
-                format!("{expr} = ANY('{{{}}}'::oid[])", list.join(","))
-            }
+            Some(_) => format!("{expr} = ANY($1::oid[])"),
         }
     }
 
@@ -219,6 +227,32 @@ impl Builder {
 async fn fetch(conn: &mut PgConnection, what: &str, sql: String) -> anyhow::Result<Vec<PgRow>> {
     let start = std::time::Instant::now();
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(conn)
+        .await
+        .with_context(|| format!("reading {what} from pg_catalog"))?;
+    tracing::debug!(
+        what,
+        rows = rows.len(),
+        elapsed_ms = start.elapsed().as_millis(),
+        "introspection query"
+    );
+    Ok(rows)
+}
+
+/// As `fetch`, for a query whose condition is `Builder::in_scope`: binds the scope.
+async fn fetch_scoped(
+    conn: &mut PgConnection,
+    b: &Builder,
+    what: &str,
+    sql: String,
+) -> anyhow::Result<Vec<PgRow>> {
+    let Some(scope) = &b.scope else {
+        return fetch(conn, what, sql).await;
+    };
+    let oids: Vec<i64> = scope.iter().copied().collect();
+    let start = std::time::Instant::now();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(oids)
         .fetch_all(conn)
         .await
         .with_context(|| format!("reading {what} from pg_catalog"))?;

@@ -45,7 +45,8 @@ impl<'a> Daemon<'a> {
     pub fn new(ctx: &'a Context) -> anyhow::Result<Self> {
         let config = ctx.config.clone();
         config.require_database_url()?;
-        let shadows = Shadows::from_config(&config)?;
+        let mut shadows = Shadows::from_config(&config)?;
+        shadows.settle_head = true;
         Ok(Self {
             ctx,
             config,
@@ -305,7 +306,10 @@ impl Passes for Daemon<'_> {
             Ok(config) => {
                 info!(event = "config.reloaded", "configuration reloaded");
                 match Shadows::from_config(&config) {
-                    Ok(shadows) => self.shadows = shadows,
+                    Ok(shadows) => {
+                        self.shadows = shadows;
+                        self.shadows.settle_head = true;
+                    }
                     Err(e) => {
                         error!(error = %e, "reloaded configuration has no usable shadow; keeping the old one");
                     }

@@ -604,7 +604,11 @@ mod tests {
             "COMMENT ON POLICY p ON app.posts IS 'x'",
             "COMMENT ON COLUMN app.posts.title IS 'x'",
         ] {
-            assert_eq!(names(&analysis(sql).alters), ["relation app.posts"], "{sql}");
+            assert_eq!(
+                names(&analysis(sql).alters),
+                ["relation app.posts"],
+                "{sql}"
+            );
         }
     }
 

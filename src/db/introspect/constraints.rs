@@ -6,7 +6,7 @@ use sqlx::postgres::PgRow;
 
 use super::indexes::nulls_not_distinct;
 use super::types::attach_domain_check;
-use super::{Builder, USER_NAMESPACE, fetch, get};
+use super::{Builder, USER_NAMESPACE, fetch_scoped, get};
 use crate::core::schema::{
     Constraint, ConstraintKind, DomainCheck, FkAction, FkMatch, ForeignKey, QualifiedName,
 };
@@ -52,7 +52,7 @@ pub(super) async fn load_constraints(
         nnd = nulls_not_distinct(version, "i"),
         scope = b.in_scope("con.conrelid"),
     );
-    for row in fetch(conn, "constraints", sql).await? {
+    for row in fetch_scoped(conn, b, "constraints", sql).await? {
         let relid: i64 = get(&row, "relid")?;
         if relid == 0 {
             let check = DomainCheck {

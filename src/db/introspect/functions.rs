@@ -3,7 +3,7 @@
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 
-use super::{Builder, USER_NAMESPACE, fetch, get, not_extension_or_internal};
+use super::{Builder, USER_NAMESPACE, fetch, fetch_scoped, get, not_extension_or_internal};
 use crate::core::schema::{
     Function, FunctionKey, FunctionKind, Policy, PolicyCommand, Trigger, TriggerKey,
 };
@@ -75,7 +75,7 @@ pub(super) async fn load_triggers(conn: &mut PgConnection, b: &mut Builder) -> a
         WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {USER_NAMESPACE} AND {scope}",
         scope = b.in_scope("t.tgrelid"),
     );
-    for row in fetch(conn, "triggers", sql).await? {
+    for row in fetch_scoped(conn, b, "triggers", sql).await? {
         let relid: i64 = get(&row, "relid")?;
         let Some(table) = b.tables.get(&relid).or_else(|| b.views.get(&relid)) else {
             continue;
@@ -120,7 +120,7 @@ pub(super) async fn load_policies(conn: &mut PgConnection, b: &mut Builder) -> a
         WHERE {USER_NAMESPACE} AND {scope}",
         scope = b.in_scope("p.polrelid"),
     );
-    for row in fetch(conn, "policies", sql).await? {
+    for row in fetch_scoped(conn, b, "policies", sql).await? {
         let relid: i64 = get(&row, "relid")?;
         let Some(table) = b.tables.get(&relid) else {
             continue;

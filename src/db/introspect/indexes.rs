@@ -5,7 +5,7 @@
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 
-use super::{Builder, USER_NAMESPACE, fetch, get};
+use super::{Builder, USER_NAMESPACE, fetch_scoped, get};
 use crate::core::schema::{Index, IndexKey, QualifiedName};
 
 /// `indnullsnotdistinct` as a column expression: the column exists from PostgreSQL 15.
@@ -59,7 +59,7 @@ pub(super) async fn load_indexes(
         nnd = nulls_not_distinct(version, "i"),
         scope = b.in_scope("i.indrelid"),
     );
-    for row in fetch(conn, "indexes", sql).await? {
+    for row in fetch_scoped(conn, b, "indexes", sql).await? {
         let relid: i64 = get(&row, "relid")?;
         let index = index(&row)?;
         if let Some(name) = b.tables.get(&relid) {

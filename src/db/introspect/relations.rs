@@ -7,7 +7,10 @@ use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 
 use super::types::collation;
-use super::{Builder, NOT_TOOL_TABLE, USER_NAMESPACE, fetch, get, get_name, not_extension_member};
+use super::{
+    Builder, NOT_TOOL_TABLE, USER_NAMESPACE, fetch, fetch_scoped, get, get_name,
+    not_extension_member,
+};
 use crate::core::schema::{Column, CompositeAttribute, PartitionOf, QualifiedName, Table, View};
 
 /// Tables, views and materialized views, then the inheritance links between tables.
@@ -33,7 +36,7 @@ pub(super) async fn load_relations(conn: &mut PgConnection, b: &mut Builder) -> 
         scope = b.in_scope("c.oid"),
     );
     let mut bounds = BTreeMap::new();
-    for row in fetch(conn, "tables and views", sql).await? {
+    for row in fetch_scoped(conn, b, "tables and views", sql).await? {
         let oid: i64 = get(&row, "oid")?;
         let name = get_name(&row, "schema", "name")?;
         let kind: String = get(&row, "kind")?;
@@ -150,7 +153,7 @@ pub(super) async fn load_columns(conn: &mut PgConnection, b: &mut Builder) -> an
         ORDER BY a.attrelid, a.attnum",
         scope = b.in_scope("c.oid"),
     );
-    for row in fetch(conn, "columns", sql).await? {
+    for row in fetch_scoped(conn, b, "columns", sql).await? {
         let relid: i64 = get(&row, "relid")?;
         if let Some(name) = b.tables.get(&relid) {
             let column = column(&row)?;
