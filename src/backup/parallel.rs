@@ -1,19 +1,24 @@
 //! Parallel restore into an EMPTY database (`jobs` > 1, no `--clean`): the statements before
 //! the first COPY (pre-data) run in one transaction; the COPY blocks are fed to `jobs`
-//! connections at once, each table its own transaction; the statements after them
-//! (post-data: keys, indexes, constraints, sequence values) run in one transaction once every
-//! COPY has finished.
+//! connections at once, each block (a table, or a piece of a large one) its own transaction;
+//! the statements after them (post-data: keys, indexes, constraints, sequence values) run
+//! once every COPY has finished, index builds of different tables at once on `jobs`
+//! connections (`post_data`), the rest in file order on one.
 //!
 //! Not one transaction, so a failure is undone differently: the target was empty, so every
 //! object is dropped again (`clean::drop_all`) and the target is left as it was. Only a
 //! process killed mid-way leaves a partly restored database (the single-transaction restore
 //! is used whenever the target is not empty, i.e. with `--clean`).
 
+use std::collections::HashMap;
+
 use anyhow::{Context as _, bail};
 use sqlx::PgConnection;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::classify::{copy_target, index_build_target};
+use super::post_data::{IndexBuilds, raise_maintenance_work_mem};
 use super::restore::{Op, RestoreReport, located};
 
 /// COPY chunks (about 1 MiB each) queued per worker: bounds memory while letting the reader
@@ -41,6 +46,12 @@ struct Parallel<'a> {
     session: Vec<String>,
     workers: Vec<Worker>,
     in_transaction: bool,
+    /// Bytes of COPY data per table (as `classify` keys it), to build the largest first.
+    loaded: HashMap<String, u64>,
+    /// Index builds gathered since the last other post-data statement.
+    builds: IndexBuilds,
+    /// Connections that build indexes beside `main` (opened at the first build).
+    builders: Vec<PgConnection>,
     report: RestoreReport,
 }
 
@@ -58,6 +69,9 @@ pub(crate) async fn execute(
         session: Vec::new(),
         workers: Vec::new(),
         in_transaction: false,
+        loaded: HashMap::new(),
+        builds: IndexBuilds::default(),
+        builders: Vec::new(),
         report: RestoreReport::default(),
     };
     let result = p.run(rx).await;
@@ -77,12 +91,21 @@ impl Parallel<'_> {
                 Op::Data(_) | Op::CopyEnd => bail!("BUG: COPY data outside a COPY"),
             }
         }
-        Ok(())
+        self.join_workers().await?;
+        self.build_indexes().await
     }
 
     async fn statement(&mut self, sql: String, line: usize) -> anyhow::Result<()> {
         // Post-data needs every table loaded.
         self.join_workers().await?;
+        let after_data = !self.loaded.is_empty();
+        if let Some(table) = index_build_target(&sql).filter(|_| after_data) {
+            let weight = self.loaded.get(&table).copied().unwrap_or(0);
+            self.builds.push(table, weight, sql, line);
+            self.report.statements += 1;
+            return Ok(());
+        }
+        self.build_indexes().await?;
         if !self.in_transaction {
             sqlx::raw_sql("BEGIN").execute(&mut *self.main).await?;
             self.in_transaction = true;
@@ -92,9 +115,37 @@ impl Parallel<'_> {
             .await
             .map_err(|e| located(&e, &sql, line, None))?;
         if is_session_setting(&sql) {
+            for conn in &mut self.builders {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| located(&e, &sql, line, None))?;
+            }
             self.session.push(sql);
         }
         self.report.statements += 1;
+        Ok(())
+    }
+
+    /// Runs the gathered index builds on `main` and `jobs - 1` more connections, after
+    /// committing what came before them.
+    async fn build_indexes(&mut self) -> anyhow::Result<()> {
+        if self.builds.is_empty() {
+            return Ok(());
+        }
+        self.commit().await?;
+        if self.builders.is_empty() {
+            raise_maintenance_work_mem(self.main).await?;
+            for _ in 1..self.jobs {
+                let mut conn = self.connect_worker().await?;
+                raise_maintenance_work_mem(&mut conn).await?;
+                self.builders.push(conn);
+            }
+        }
+        let conns = std::iter::once(&mut *self.main)
+            .chain(self.builders.iter_mut())
+            .collect();
+        self.builds.run(conns).await?;
         Ok(())
     }
 
@@ -115,6 +166,7 @@ impl Parallel<'_> {
             }
         }
         // The least busy worker takes the table.
+        let table = copy_target(&sql).unwrap_or_default();
         let worker = self
             .workers
             .iter()
@@ -126,19 +178,24 @@ impl Parallel<'_> {
             .send(Work::Copy { sql, line })
             .await
             .map_err(|_| gone())?;
+        let mut bytes_loaded = 0;
         loop {
             match rx.recv().await {
-                Some(Op::Data(bytes)) => worker
-                    .tx
-                    .send(Work::Data(bytes))
-                    .await
-                    .map_err(|_| gone())?,
+                Some(Op::Data(bytes)) => {
+                    bytes_loaded += bytes.len() as u64;
+                    worker
+                        .tx
+                        .send(Work::Data(bytes))
+                        .await
+                        .map_err(|_| gone())?;
+                }
                 Some(Op::CopyEnd) => break,
                 Some(_) => bail!("BUG: statement inside COPY"),
                 None => bail!("the input ended inside the COPY data that starts on line {line}"),
             }
         }
         worker.tx.send(Work::End).await.map_err(|_| gone())?;
+        *self.loaded.entry(table).or_default() += bytes_loaded;
         Ok(())
     }
 

@@ -61,6 +61,7 @@ const CONFIG: &str = r#"# migrated settings. Every key is optional; the values s
 # rollback_on_fail = false
 # level = 6
 # jobs = 2
+# split_mb = 64
 
 [shadow]
 # keep = true
