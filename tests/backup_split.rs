@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use common::{Project, TestDb};
 
@@ -151,7 +151,7 @@ async fn backup_split_table_restores_identically_with_psql_and_restore() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_split_while_rows_move_reads_each_row_once_in_one_snapshot() {
     let p = Project::new("bksplitlive").await;
     p.db.exec(DATA).await;
@@ -161,8 +161,9 @@ async fn backup_split_while_rows_move_reads_each_row_once_in_one_snapshot() {
             .await;
     let count = p.db.scalar_i64("SELECT count(*) FROM ONLY accounts").await;
     let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU32::new(0));
     let writer = {
-        let (stop, url) = (Arc::clone(&stop), p.db.url.clone());
+        let (stop, done, url) = (Arc::clone(&stop), Arc::clone(&done), p.db.url.clone());
         tokio::spawn(async move {
             let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
                 .await
@@ -182,10 +183,14 @@ async fn backup_split_while_rows_move_reads_each_row_once_in_one_snapshot() {
                 .execute(&mut conn)
                 .await
                 .unwrap();
+                done.store(n.cast_unsigned(), Ordering::Relaxed);
             }
-            n
         })
     };
+    while done.load(Ordering::Relaxed) < 10 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let before = done.load(Ordering::Relaxed);
     let mut backups = Vec::new();
     for i in 0..3 {
         let file = format!("live{i}.sql.gz");
@@ -198,9 +203,10 @@ async fn backup_split_while_rows_move_reads_each_row_once_in_one_snapshot() {
         assert!(status.success());
         backups.push(file);
     }
+    let during = done.load(Ordering::Relaxed) - before;
     stop.store(true, Ordering::Relaxed);
-    let moved = writer.await.unwrap();
-    assert!(moved > 0, "no transfer ran during the backups");
+    writer.await.unwrap();
+    assert!(during > 10, "only {during} transfers ran during the backups");
     for file in &backups {
         let target = TestDb::new(&format!("{}_t", p.db.name)).await;
         let out = restore(&p, file, &target, "2");
