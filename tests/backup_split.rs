@@ -206,7 +206,10 @@ async fn backup_split_while_rows_move_reads_each_row_once_in_one_snapshot() {
     let during = done.load(Ordering::Relaxed) - before;
     stop.store(true, Ordering::Relaxed);
     writer.await.unwrap();
-    assert!(during > 10, "only {during} transfers ran during the backups");
+    assert!(
+        during > 10,
+        "only {during} transfers ran during the backups"
+    );
     for file in &backups {
         let target = TestDb::new(&format!("{}_t", p.db.name)).await;
         let out = restore(&p, file, &target, "2");

@@ -69,7 +69,7 @@ fn boundary(pages: u32, i: usize, parts: usize) -> u32 {
 impl Piece {
     /// Its share of the table's size, for scheduling the largest pieces first.
     pub fn size(&self, tables: &[DataTable]) -> i64 {
-        tables[self.table].size_bytes / self.parts as i64
+        tables[self.table].size_bytes / i64::try_from(self.parts).unwrap_or(i64::MAX)
     }
 
     /// The `COPY ... TO STDOUT` that reads it.
