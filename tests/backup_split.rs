@@ -290,3 +290,38 @@ async fn restore_split_failing_index_build_empties_the_target_again() {
         0
     );
 }
+
+#[tokio::test]
+async fn restore_split_failing_copy_piece_stops_waiting_builds_and_empties_the_target() {
+    let p = Project::new("bksplitcopy").await;
+    p.db.exec(DATA).await;
+    let status = p
+        .command(&["db", "backup", "-o", "ok.sql.gz"])
+        .env("MIGRATED_BACKUP_SPLIT_MB", "1")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The first row of the last piece of accounts gets an id that is not a number: that COPY
+    // fails while the builds of the tables loaded before it are queued or running.
+    let text = gunzip(&p.path("ok.sql.gz"));
+    let last_part = text.rfind("(part ").unwrap();
+    let last_copy = text[last_part..].find("FROM stdin;\n").unwrap() + last_part + 12;
+    let tab = text[last_copy..].find('\t').unwrap() + last_copy;
+    let broken = format!("{}not-a-number{}", &text[..last_copy], &text[tab..]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, broken.as_bytes()).unwrap();
+    p.write("bad.sql.gz", gz.finish().unwrap());
+
+    let target = TestDb::new(&format!("{}_t", p.db.name)).await;
+    let out = restore(&p, "bad.sql.gz", &target, "2");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not-a-number"), "{stderr}");
+    assert!(stderr.contains("emptied again"), "{stderr}");
+    assert_eq!(
+        target
+            .scalar_i64("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace")
+            .await,
+        0
+    );
+}

@@ -1,107 +1,176 @@
-//! Index builds of a parallel restore's post-data: consecutive statements that build an
-//! index or key of a table (`classify::index_build_target`) are gathered by table, and the
-//! tables' builds run at once on several connections, largest table first; the statements
-//! of one table stay in file order on one connection. Any other statement is a barrier:
-//! everything gathered before it finishes first, so the file's order is kept wherever one
-//! statement could depend on another.
+//! Index builds of a parallel restore's post-data. A statement that builds an index or key
+//! of a table (`classify::index_build_target`) goes to a pool of builder connections as soon
+//! as it is read, and runs once every COPY block of its table has loaded, while the blocks of
+//! other tables may still be loading (as pg_restore overlaps them). Builds do not depend on
+//! each other (two on one table just wait for each other's lock). Any other post-data
+//! statement is a barrier: the caller drains the pool and the loads first.
 //!
-//! The connections build with a larger `maintenance_work_mem` (never lowering the
-//! server's), as index builds after a bulk load are sort-bound.
+//! The builders run with a larger `maintenance_work_mem` (never lowering the server's), as
+//! index builds after a bulk load are sort-bound.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use sqlx::PgConnection;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
 
 use super::restore::located;
 
-/// `maintenance_work_mem` for a restore's connections, in kB, unless the server's is larger.
+/// `maintenance_work_mem` for the builders, in kB, unless the server's is larger.
 const MAINTENANCE_WORK_MEM_KB: i64 = 256 * 1024;
 
-/// Statements of one table, in file order.
-struct Group {
-    weight: u64,
-    statements: Vec<(String, usize)>,
-}
-
-/// The index builds gathered since the last barrier.
+/// COPY blocks still loading, per table (as `classify` keys it).
 #[derive(Default)]
-pub(crate) struct IndexBuilds {
-    groups: Vec<Group>,
-    by_table: HashMap<String, usize>,
+pub(crate) struct Loading {
+    counts: Mutex<HashMap<String, usize>>,
+    failed: AtomicBool,
+    changed: Notify,
 }
 
-impl IndexBuilds {
-    /// Adds a statement that builds an index of `table`; `weight` (the bytes loaded into the
-    /// table) orders the tables, largest first.
-    pub(crate) fn push(&mut self, table: String, weight: u64, sql: String, line: usize) {
-        let index = *self.by_table.entry(table).or_insert_with(|| {
-            self.groups.push(Group {
-                weight,
-                statements: Vec::new(),
-            });
-            self.groups.len() - 1
-        });
-        self.groups[index].statements.push((sql, line));
+impl Loading {
+    /// A block of `table` was handed to a loader.
+    pub(crate) fn start(&self, table: &str) {
+        *self
+            .counts
+            .lock()
+            .expect("BUG: loading poisoned")
+            .entry(table.to_owned())
+            .or_default() += 1;
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.groups.is_empty()
-    }
-
-    /// Runs every gathered statement on `conns` at once (each in its own transaction);
-    /// returns how many ran. On an error the other connections finish the table they are on
-    /// and take no other, and the first error is returned.
-    pub(crate) async fn run(&mut self, conns: Vec<&mut PgConnection>) -> anyhow::Result<u64> {
-        self.by_table.clear();
-        let mut groups = std::mem::take(&mut self.groups);
-        groups.sort_by_key(|g| std::cmp::Reverse(g.weight));
-        let queue = Mutex::new(VecDeque::from(groups));
-        let failed: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-        let ran = futures_util::future::join_all(
-            conns
-                .into_iter()
-                .map(|conn| build_groups(conn, &queue, &failed)),
-        )
-        .await;
-        if let Some(e) = failed
-            .into_inner()
-            .expect("BUG: index build error poisoned")
+    /// A block of `table` is loaded (committed).
+    pub(crate) fn done(&self, table: &str) {
+        if let Some(n) = self
+            .counts
+            .lock()
+            .expect("BUG: loading poisoned")
+            .get_mut(table)
         {
-            return Err(e);
+            *n = n.saturating_sub(1);
         }
-        Ok(ran.into_iter().sum())
+        self.changed.notify_waiters();
+    }
+
+    /// A loader stopped on an error: nothing waits for loads any more.
+    pub(crate) fn fail(&self) {
+        self.failed.store(true, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until every block of `table` handed out so far is loaded; false if a loader
+    /// failed.
+    async fn wait(&self, table: &str) -> bool {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.failed.load(Ordering::SeqCst) {
+                return false;
+            }
+            let pending = self
+                .counts
+                .lock()
+                .expect("BUG: loading poisoned")
+                .get(table)
+                .copied()
+                .unwrap_or(0);
+            if pending == 0 {
+                return true;
+            }
+            changed.await;
+        }
     }
 }
 
-/// One connection's share: takes tables off the queue until it is empty or a build failed.
-async fn build_groups(
-    conn: &mut PgConnection,
-    queue: &Mutex<VecDeque<Group>>,
-    failed: &Mutex<Option<anyhow::Error>>,
-) -> u64 {
+/// One index build.
+struct Build {
+    table: String,
+    sql: String,
+    line: usize,
+}
+
+type BuilderResult = (PgConnection, anyhow::Result<u64>);
+
+/// The builder connections at work, each taking builds off one shared queue.
+pub(crate) struct Builders {
+    tx: mpsc::UnboundedSender<Build>,
+    handles: Vec<JoinHandle<BuilderResult>>,
+}
+
+impl Builders {
+    /// Starts a builder task on each connection.
+    pub(crate) fn start(conns: Vec<PgConnection>, loading: &Arc<Loading>) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handles = conns
+            .into_iter()
+            .map(|conn| {
+                let (rx, loading, stop) = (Arc::clone(&rx), Arc::clone(loading), Arc::clone(&stop));
+                tokio::spawn(build_loop(conn, rx, loading, stop))
+            })
+            .collect();
+        Self { tx, handles }
+    }
+
+    /// Queues a build of `table`'s index.
+    pub(crate) fn push(&self, table: String, sql: String, line: usize) -> anyhow::Result<()> {
+        self.tx
+            .send(Build { table, sql, line })
+            .map_err(|_| anyhow::anyhow!("BUG: the index builders are gone"))
+    }
+
+    /// Waits for every queued build; returns the connections (for the next builds), how many
+    /// statements ran, and the first error.
+    pub(crate) async fn finish(self) -> (Vec<PgConnection>, u64, Option<anyhow::Error>) {
+        drop(self.tx);
+        let (mut conns, mut ran, mut first) = (Vec::new(), 0, None);
+        for handle in self.handles {
+            match handle.await {
+                Ok((conn, result)) => {
+                    conns.push(conn);
+                    match result {
+                        Ok(n) => ran += n,
+                        Err(e) => first = first.or(Some(e)),
+                    }
+                }
+                Err(e) => {
+                    first =
+                        first.or_else(|| Some(anyhow::anyhow!("BUG: index builder panicked: {e}")));
+                }
+            }
+        }
+        (conns, ran, first)
+    }
+}
+
+async fn build_loop(
+    mut conn: PgConnection,
+    rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Build>>>,
+    loading: Arc<Loading>,
+    stop: Arc<AtomicBool>,
+) -> BuilderResult {
     let mut ran = 0;
     loop {
-        let next = {
-            let stopped = failed.lock().expect("BUG: poisoned").is_some();
-            let mut queue = queue.lock().expect("BUG: index build queue poisoned");
-            if stopped { None } else { queue.pop_front() }
+        let Some(build) = rx.lock().await.recv().await else {
+            return (conn, Ok(ran));
         };
-        let Some(group) = next else {
-            return ran;
-        };
-        for (sql, line) in group.statements {
-            let done = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
-                .execute(&mut *conn)
-                .await;
-            if let Err(e) = done {
-                let mut failed = failed.lock().expect("BUG: poisoned");
-                failed.get_or_insert_with(|| located(&e, &sql, line, None));
-                return ran;
-            }
-            ran += 1;
+        // A failed load or build is reported by whoever failed; take no more work.
+        if stop.load(Ordering::SeqCst) || !loading.wait(&build.table).await {
+            return (conn, Ok(ran));
         }
+        let done = sqlx::raw_sql(sqlx::AssertSqlSafe(build.sql.clone()))
+            .execute(&mut conn)
+            .await;
+        if let Err(e) = done {
+            stop.store(true, Ordering::SeqCst);
+            return (conn, Err(located(&e, &build.sql, build.line, None)));
+        }
+        ran += 1;
     }
 }
 
