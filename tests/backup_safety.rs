@@ -220,7 +220,7 @@ async fn backup_killed_midway_leaves_no_complete_looking_file() {
         let copying =
             p.db.scalar_i64(&format!(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' \
-                 AND query LIKE 'COPY public.big%' AND state = 'active'",
+                 AND query LIKE 'COPY %public.big%' AND state = 'active'",
                 p.db.name
             ))
             .await;

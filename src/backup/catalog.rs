@@ -28,6 +28,8 @@ pub struct DataTable {
     pub columns: Vec<String>,
     /// On-disk size, for scheduling the largest tables first.
     pub size_bytes: i64,
+    /// Heap blocks, for splitting a large table into block ranges.
+    pub pages: i64,
 }
 
 /// One sequence's position, as `setval` needs it.
@@ -49,7 +51,9 @@ pub async fn data_tables(conn: &mut PgConnection) -> anyhow::Result<Vec<DataTabl
         "SELECT n.nspname::text, c.relname::text,
                 coalesce(array_agg(a.attname::text ORDER BY a.attnum)
                          FILTER (WHERE a.attnum IS NOT NULL), '{{}}'),
-                coalesce(pg_relation_size(c.oid), 0)::int8
+                coalesce(pg_relation_size(c.oid), 0)::int8,
+                coalesce(pg_relation_size(c.oid)
+                         / current_setting('block_size')::int8, 0)::int8
            FROM pg_class c
            JOIN pg_namespace n ON n.oid = c.relnamespace
            LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
@@ -61,17 +65,19 @@ pub async fn data_tables(conn: &mut PgConnection) -> anyhow::Result<Vec<DataTabl
           GROUP BY n.nspname, c.relname, c.oid
           ORDER BY 1, 2"
     );
-    let rows: Vec<(String, String, Vec<String>, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .fetch_all(conn)
-        .await
-        .context("listing the tables to back up")?;
+    let rows: Vec<(String, String, Vec<String>, i64, i64)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(conn)
+            .await
+            .context("listing the tables to back up")?;
     Ok(rows
         .into_iter()
-        .map(|(schema, name, columns, size_bytes)| DataTable {
+        .map(|(schema, name, columns, size_bytes, pages)| DataTable {
             schema,
             name,
             columns,
             size_bytes,
+            pages,
         })
         .collect())
 }

@@ -1,8 +1,8 @@
 //! Table data: `COPY ... TO STDOUT` on worker connections that share the leader's snapshot,
-//! each table written as a `COPY ... FROM stdin;` block ending in `\.`, one gzip member per
-//! table, compressed on a blocking thread per worker.
+//! each piece of a table (see `pieces`) written as a `COPY ... FROM stdin;` block ending in
+//! `\.`, one gzip member per piece, compressed on a blocking thread per worker.
 //!
-//! Workers take the largest remaining table first (to finish together); the file order is
+//! Workers take the largest remaining piece first (to finish together); the file order is
 //! decided elsewhere (by name), so it never depends on which worker was faster. A COPY stream
 //! is always read to its end: on an error the connection is dropped, never reused.
 
@@ -19,16 +19,17 @@ use tokio::sync::mpsc;
 
 use super::catalog::DataTable;
 use super::compress::{Extent, Spool};
+use super::pieces::Piece;
 use super::snapshot;
-use crate::core::render::{qualified, quote_ident};
+use crate::core::render::qualified;
 
 /// Bytes of COPY rows gathered before they go to the compressor (copy_out yields one row per
 /// chunk: far too small to compress or send one by one).
 const CHUNK: usize = 256 * 1024;
 
-/// One table's dumped block.
+/// One piece's dumped block.
 #[derive(Debug, Clone, Copy)]
-pub struct DumpedTable {
+pub struct DumpedPiece {
     pub extent: Extent,
     pub rows: u64,
 }
@@ -39,41 +40,42 @@ pub struct DumpPlan {
     pub url: String,
     pub snapshot_id: String,
     pub tables: Arc<Vec<DataTable>>,
+    pub pieces: Arc<Vec<Piece>>,
     pub jobs: usize,
     pub level: u32,
     pub spool_dir: PathBuf,
     pub progress: ProgressBar,
 }
 
-/// The spool files (indexed by `Extent::spool`) and each table's block, in `tables` order.
+/// The spool files (indexed by `Extent::spool`) and each piece's block, in `pieces` order.
 pub struct Dumped {
     pub spools: Vec<File>,
-    pub tables: Vec<DumpedTable>,
+    pub pieces: Vec<DumpedPiece>,
 }
 
-/// Dumps every table of the plan with `jobs` workers.
+/// Dumps every piece of the plan with `jobs` workers.
 pub async fn dump_tables(plan: DumpPlan) -> anyhow::Result<Dumped> {
-    let mut order: Vec<usize> = (0..plan.tables.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(plan.tables[i].size_bytes));
+    let mut order: Vec<usize> = (0..plan.pieces.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(plan.pieces[i].size(&plan.tables)));
     let queue = Arc::new(Mutex::new(VecDeque::from(order)));
-    let jobs = plan.jobs.clamp(1, plan.tables.len().max(1));
+    let jobs = plan.jobs.clamp(1, plan.pieces.len().max(1));
     let workers: Vec<_> = (0..jobs)
         .map(|id| tokio::spawn(worker(id, plan.clone(), Arc::clone(&queue))))
         .collect();
     let mut spools = Vec::with_capacity(jobs);
-    let mut slots: Vec<Option<DumpedTable>> = vec![None; plan.tables.len()];
+    let mut slots: Vec<Option<DumpedPiece>> = vec![None; plan.pieces.len()];
     for handle in workers {
         let (file, done) = handle.await.context("BUG: backup worker panicked")??;
         spools.push(file);
-        for (index, table) in done {
-            slots[index] = Some(table);
+        for (index, piece) in done {
+            slots[index] = Some(piece);
         }
     }
-    let tables = slots
+    let pieces = slots
         .into_iter()
-        .map(|t| t.context("BUG: a table was not dumped by any worker"))
+        .map(|t| t.context("BUG: a piece was not dumped by any worker"))
         .collect::<anyhow::Result<_>>()?;
-    Ok(Dumped { spools, tables })
+    Ok(Dumped { spools, pieces })
 }
 
 /// What goes from a worker's connection to its compressor thread.
@@ -83,7 +85,7 @@ enum Chunk {
     End(u64),
 }
 
-type WorkerResult = anyhow::Result<(File, Vec<(usize, DumpedTable)>)>;
+type WorkerResult = anyhow::Result<(File, Vec<(usize, DumpedPiece)>)>;
 
 async fn worker(id: usize, plan: DumpPlan, queue: Arc<Mutex<VecDeque<usize>>>) -> WorkerResult {
     let mut conn = snapshot::join(&plan.url, &plan.snapshot_id).await?;
@@ -93,9 +95,9 @@ async fn worker(id: usize, plan: DumpPlan, queue: Arc<Mutex<VecDeque<usize>>>) -
     let level = plan.level;
     let compressor = tokio::task::spawn_blocking(move || compress_loop(spool, rx, level));
     let copied = async {
-        while let Some(index) = next_table(&queue) {
-            tracing::debug!(worker = id, table = index, "dumping");
-            let rows = copy_table(&mut conn, &plan, index, &tx).await?;
+        while let Some(index) = next_piece(&queue) {
+            tracing::debug!(worker = id, piece = index, "dumping");
+            let rows = copy_piece(&mut conn, &plan, index, &tx).await?;
             tx.send(Chunk::End(rows))
                 .await
                 .map_err(|_| anyhow::anyhow!("the compressor stopped"))?;
@@ -113,27 +115,28 @@ async fn worker(id: usize, plan: DumpPlan, queue: Arc<Mutex<VecDeque<usize>>>) -
     Ok(result)
 }
 
-fn next_table(queue: &Mutex<VecDeque<usize>>) -> Option<usize> {
+fn next_piece(queue: &Mutex<VecDeque<usize>>) -> Option<usize> {
     queue
         .lock()
         .expect("BUG: backup queue poisoned")
         .pop_front()
 }
 
-/// Streams one table into the compressor; returns its row count.
-async fn copy_table(
+/// Streams one piece into the compressor; returns its row count.
+async fn copy_piece(
     conn: &mut PgConnection,
     plan: &DumpPlan,
     index: usize,
     tx: &mpsc::Sender<Chunk>,
 ) -> anyhow::Result<u64> {
-    let table = &plan.tables[index];
+    let piece = &plan.pieces[index];
+    let table = &plan.tables[piece.table];
     let name = qualified(&table.schema, &table.name);
     let closed = || anyhow::anyhow!("the compressor stopped");
-    tx.send(Chunk::Start(index, copy_header(table).into_bytes()))
+    tx.send(Chunk::Start(index, piece.copy_header(table).into_bytes()))
         .await
         .map_err(|_| closed())?;
-    let sql = format!("COPY {name}{} TO STDOUT", column_list(table));
+    let sql = piece.copy_out_sql(table);
     let mut stream = conn
         .copy_out_raw(&sql)
         .await
@@ -144,14 +147,15 @@ async fn copy_table(
         .await
         .with_context(|| format!("reading table {name}"))?
     {
-        rows += count_lines(&bytes);
         buf.extend_from_slice(&bytes);
         if buf.len() >= CHUNK {
+            rows += count_lines(&buf);
             plan.progress.inc(buf.len() as u64);
             let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 4096));
             tx.send(Chunk::Data(full)).await.map_err(|_| closed())?;
         }
     }
+    rows += count_lines(&buf);
     plan.progress.inc(buf.len() as u64);
     buf.extend_from_slice(b"\\.\n\n");
     tx.send(Chunk::Data(buf)).await.map_err(|_| closed())?;
@@ -161,34 +165,14 @@ async fn copy_table(
 /// Rows in a chunk of COPY text: every row ends in a newline (newlines inside values are
 /// escaped as `\n`).
 fn count_lines(bytes: &[u8]) -> u64 {
-    #[allow(clippy::naive_bytecount)] // chunks are one row each: nothing to vectorize
-    let n = bytes.iter().filter(|&&b| b == b'\n').count();
-    n as u64
-}
-
-/// ` (a, b)`, or nothing for a table without stored columns.
-fn column_list(table: &DataTable) -> String {
-    if table.columns.is_empty() {
-        return String::new();
-    }
-    let cols: Vec<String> = table.columns.iter().map(|c| quote_ident(c)).collect();
-    format!(" ({})", cols.join(", "))
-}
-
-/// The comment and `COPY ... FROM stdin;` line that open a table's block.
-pub fn copy_header(table: &DataTable) -> String {
-    let name = qualified(&table.schema, &table.name);
-    format!(
-        "\n--\n-- Data for {name}\n--\n\nCOPY {name}{} FROM stdin;\n",
-        column_list(table)
-    )
+    memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
 fn compress_loop(
     mut spool: Spool,
     mut rx: mpsc::Receiver<Chunk>,
     level: u32,
-) -> anyhow::Result<(File, Vec<(usize, DumpedTable)>)> {
+) -> anyhow::Result<(File, Vec<(usize, DumpedPiece)>)> {
     let mut done = Vec::new();
     while let Some(Chunk::Start(index, header)) = rx.blocking_recv() {
         let mut member = spool.member(level);
@@ -203,36 +187,11 @@ fn compress_loop(
         };
         done.push((
             index,
-            DumpedTable {
+            DumpedPiece {
                 extent: member.finish()?,
                 rows,
             },
         ));
     }
     Ok((spool.into_file()?, done))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn table(columns: &[&str]) -> DataTable {
-        DataTable {
-            schema: "public".into(),
-            name: "Users".into(),
-            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
-            size_bytes: 0,
-        }
-    }
-
-    #[test]
-    fn copy_header_quotes_names_and_lists_columns() {
-        let header = copy_header(&table(&["id", "user"]));
-        assert!(header.ends_with("COPY public.\"Users\" (id, \"user\") FROM stdin;\n"));
-    }
-
-    #[test]
-    fn copy_header_without_columns_has_no_list() {
-        assert!(copy_header(&table(&[])).ends_with("COPY public.\"Users\" FROM stdin;\n"));
-    }
 }

@@ -119,7 +119,7 @@ pub fn render_header(h: &Header<'_>) -> String {
 pub struct Parts {
     /// Header, settings and pre-data, one gzip member.
     pub head: Vec<u8>,
-    /// One member per table, in the spools.
+    /// One member per table piece, in the spools.
     pub tables: Vec<Extent>,
     pub spools: Vec<File>,
     /// Post-data and sequence values, one gzip member.

@@ -19,12 +19,15 @@ use crate::config::{Config, DatabaseUrl};
 use crate::core::render::{qualified, quote_literal};
 
 pub mod catalog;
+mod classify;
 pub mod clean;
 pub mod compress;
 pub mod dump;
 pub mod file;
 pub mod hook;
 pub mod parallel;
+pub mod pieces;
+mod post_data;
 pub mod progress;
 pub mod restore;
 pub mod rotate;
@@ -77,7 +80,7 @@ pub async fn backup(
     #[allow(clippy::disallowed_methods)] // the I/O edge of a backup: its file name's time
     let now = Utc::now();
     let started = (SystemTime::now(), Instant::now());
-    let mut snap = capture(url, request.allow_incomplete).await?;
+    let mut snap = capture(url, request.allow_incomplete, config.backup.split_mb).await?;
     let database = snap.leader.info.database.clone();
     let path = match &request.output {
         Some(path) => path.clone(),
@@ -96,12 +99,7 @@ pub async fn backup(
     // Read after the rows, so no value is below one the dumped rows already use.
     let sequences = catalog::sequence_values(&mut snap.leader.conn).await?;
     let _ = sqlx::raw_sql("COMMIT").execute(&mut snap.leader.conn).await;
-    let rows: Vec<(String, u64)> = snap
-        .tables
-        .iter()
-        .zip(&dumped.tables)
-        .map(|(t, d)| (qualified(&t.schema, &t.name), d.rows))
-        .collect();
+    let rows = table_rows(&snap, &dumped);
     let mut parts = assemble(config, &snap, &rows, &sequences, dumped)?;
     let target = path.clone();
     tokio::task::spawn_blocking(move || file::write_atomically(&target, &mut parts))
@@ -135,15 +133,26 @@ pub async fn backup(
 struct Captured {
     leader: snapshot::Leader,
     tables: Arc<Vec<catalog::DataTable>>,
+    /// What each COPY reads, in file order.
+    pieces: Arc<Vec<pieces::Piece>>,
     schema: schema::SchemaDdl,
     incomplete: Vec<String>,
 }
 
 /// Opens the snapshot, reads the schema and the tables, refuses what cannot be captured
 /// (unless allowed), and locks the tables against DDL for the rest of the backup.
-async fn capture(url: &DatabaseUrl, allow_incomplete: bool) -> anyhow::Result<Captured> {
+async fn capture(
+    url: &DatabaseUrl,
+    allow_incomplete: bool,
+    split_mb: u32,
+) -> anyhow::Result<Captured> {
     let mut leader = snapshot::begin(url.expose()).await?;
     let tables = catalog::data_tables(&mut leader.conn).await?;
+    let pieces = pieces::plan(
+        &tables,
+        split_mb.saturating_mul(128), // 8 KiB blocks per MiB
+        leader.info.server_version_num,
+    );
     let schema = schema::schema_ddl(&mut leader, &tables).await?;
     let mut incomplete = schema.unsupported.clone();
     incomplete.extend(catalog::uncaptured_contents(&mut leader.conn).await?);
@@ -161,6 +170,7 @@ async fn capture(url: &DatabaseUrl, allow_incomplete: bool) -> anyhow::Result<Ca
     Ok(Captured {
         leader,
         tables: Arc::new(tables),
+        pieces: Arc::new(pieces),
         schema,
         incomplete,
     })
@@ -178,6 +188,7 @@ async fn dump(
         url: url.expose().to_owned(),
         snapshot_id: snap.leader.info.id.clone(),
         tables: Arc::clone(&snap.tables),
+        pieces: Arc::clone(&snap.pieces),
         jobs: config.backup.jobs,
         level: config.backup.level,
         spool_dir: dir.to_path_buf(),
@@ -210,10 +221,23 @@ fn assemble(
     let level = config.backup.level;
     Ok(file::Parts {
         head: compress::member_bytes(head.as_bytes(), level)?,
-        tables: dumped.tables.iter().map(|t| t.extent).collect(),
+        tables: dumped.pieces.iter().map(|t| t.extent).collect(),
         spools: dumped.spools,
         tail: compress::member_bytes(tail.as_bytes(), level)?,
     })
+}
+
+/// Each table's qualified name and rows (the sum over its pieces), in file order.
+fn table_rows(snap: &Captured, dumped: &dump::Dumped) -> Vec<(String, u64)> {
+    let mut rows = vec![0_u64; snap.tables.len()];
+    for (piece, done) in snap.pieces.iter().zip(&dumped.pieces) {
+        rows[piece.table] += done.rows;
+    }
+    snap.tables
+        .iter()
+        .zip(rows)
+        .map(|(t, r)| (qualified(&t.schema, &t.name), r))
+        .collect()
 }
 
 /// The backup taken before applying `version`: `<db>-<timestamp>-pre-<version>.sql.gz` in

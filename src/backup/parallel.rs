@@ -1,19 +1,24 @@
 //! Parallel restore into an EMPTY database (`jobs` > 1, no `--clean`): the statements before
 //! the first COPY (pre-data) run in one transaction; the COPY blocks are fed to `jobs`
-//! connections at once, each table its own transaction; the statements after them
-//! (post-data: keys, indexes, constraints, sequence values) run in one transaction once every
-//! COPY has finished.
+//! connections at once, each block (a table, or a piece of a large one) its own transaction;
+//! the statements after them (post-data: keys, indexes, constraints, sequence values) run
+//! in file order on one connection once every COPY has finished, except index builds, which
+//! `jobs` more connections run as soon as their own table is loaded (`post_data`).
 //!
 //! Not one transaction, so a failure is undone differently: the target was empty, so every
 //! object is dropped again (`clean::drop_all`) and the target is left as it was. Only a
 //! process killed mid-way leaves a partly restored database (the single-transaction restore
 //! is used whenever the target is not empty, i.e. with `--clean`).
 
+use std::sync::Arc;
+
 use anyhow::{Context as _, bail};
 use sqlx::PgConnection;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::classify::{copy_target, index_build_target};
+use super::post_data::{Builders, Loading, raise_maintenance_work_mem};
 use super::restore::{Op, RestoreReport, located};
 
 /// COPY chunks (about 1 MiB each) queued per worker: bounds memory while letting the reader
@@ -22,7 +27,11 @@ const QUEUE: usize = 96;
 
 /// What a worker connection is told.
 enum Work {
-    Copy { sql: String, line: usize },
+    Copy {
+        sql: String,
+        line: usize,
+        table: String,
+    },
     Data(Vec<u8>),
     End,
 }
@@ -41,6 +50,13 @@ struct Parallel<'a> {
     session: Vec<String>,
     workers: Vec<Worker>,
     in_transaction: bool,
+    /// Whether a COPY was seen (index builds before it are pre-data, run in order).
+    after_data: bool,
+    loading: Arc<Loading>,
+    /// The index builders at work since the last other post-data statement.
+    builders: Option<Builders>,
+    /// Their connections between two such statements.
+    idle_builders: Vec<PgConnection>,
     report: RestoreReport,
 }
 
@@ -58,11 +74,18 @@ pub(crate) async fn execute(
         session: Vec::new(),
         workers: Vec::new(),
         in_transaction: false,
+        after_data: false,
+        loading: Arc::new(Loading::default()),
+        builders: None,
+        idle_builders: Vec::new(),
         report: RestoreReport::default(),
     };
     let result = p.run(rx).await;
     // A worker's own error is the cause of a main loop that found it gone.
-    p.join_workers().await?;
+    let loaded = p.join_workers().await;
+    let built = p.join_builders().await;
+    loaded?;
+    built?;
     result?;
     p.commit().await?;
     Ok(p.report)
@@ -81,8 +104,16 @@ impl Parallel<'_> {
     }
 
     async fn statement(&mut self, sql: String, line: usize) -> anyhow::Result<()> {
-        // Post-data needs every table loaded.
+        if let Some(table) = index_build_target(&sql).filter(|_| self.after_data) {
+            // What came before it must be visible to the builders.
+            self.commit().await?;
+            self.builders().await?.push(table, sql, line)?;
+            self.report.statements += 1;
+            return Ok(());
+        }
+        // Any other post-data statement needs every table loaded and indexed.
         self.join_workers().await?;
+        self.join_builders().await?;
         if !self.in_transaction {
             sqlx::raw_sql("BEGIN").execute(&mut *self.main).await?;
             self.in_transaction = true;
@@ -92,10 +123,43 @@ impl Parallel<'_> {
             .await
             .map_err(|e| located(&e, &sql, line, None))?;
         if is_session_setting(&sql) {
+            for conn in &mut self.idle_builders {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| located(&e, &sql, line, None))?;
+            }
             self.session.push(sql);
         }
         self.report.statements += 1;
         Ok(())
+    }
+
+    /// The running index builders, started on `jobs` connections (kept from the last
+    /// ones, or opened) if there are none.
+    async fn builders(&mut self) -> anyhow::Result<&Builders> {
+        if self.builders.is_none() {
+            let mut conns = std::mem::take(&mut self.idle_builders);
+            while conns.len() < self.jobs {
+                let mut conn = self.connect_worker().await?;
+                raise_maintenance_work_mem(&mut conn).await?;
+                conns.push(conn);
+            }
+            self.builders = Some(Builders::start(conns, &self.loading));
+        }
+        self.builders
+            .as_ref()
+            .context("BUG: no index builders after starting them")
+    }
+
+    /// Waits for every index build queued; the first error wins.
+    async fn join_builders(&mut self) -> anyhow::Result<()> {
+        let Some(builders) = self.builders.take() else {
+            return Ok(());
+        };
+        let (conns, _, error) = builders.finish().await;
+        self.idle_builders = conns;
+        error.map_or(Ok(()), Err)
     }
 
     async fn copy(
@@ -106,24 +170,27 @@ impl Parallel<'_> {
     ) -> anyhow::Result<()> {
         // The tables must be visible to the workers' connections.
         self.commit().await?;
+        self.after_data = true;
         if self.workers.is_empty() {
             for _ in 0..self.jobs {
                 let conn = self.connect_worker().await?;
                 let (tx, wrx) = mpsc::channel(QUEUE);
-                let handle = tokio::spawn(work(conn, wrx));
+                let handle = tokio::spawn(work(conn, wrx, Arc::clone(&self.loading)));
                 self.workers.push(Worker { tx, handle });
             }
         }
         // The least busy worker takes the table.
+        let table = copy_target(&sql).unwrap_or_default();
         let worker = self
             .workers
             .iter()
             .max_by_key(|w| w.tx.capacity())
             .context("BUG: no restore worker")?;
         let gone = || anyhow::anyhow!("a restore worker stopped");
+        self.loading.start(&table);
         worker
             .tx
-            .send(Work::Copy { sql, line })
+            .send(Work::Copy { sql, line, table })
             .await
             .map_err(|_| gone())?;
         loop {
@@ -187,10 +254,27 @@ impl Parallel<'_> {
     }
 }
 
-/// One worker connection: runs the COPY blocks it is given, one after the other.
-async fn work(mut conn: PgConnection, mut rx: mpsc::Receiver<Work>) -> anyhow::Result<(u64, u64)> {
+/// One worker connection: runs the COPY blocks it is given, one after the other, and says
+/// when each is loaded (or that it failed, so that no index build waits for it).
+async fn work(
+    conn: PgConnection,
+    rx: mpsc::Receiver<Work>,
+    loading: Arc<Loading>,
+) -> anyhow::Result<(u64, u64)> {
+    let result = load(conn, rx, &loading).await;
+    if result.is_err() {
+        loading.fail();
+    }
+    result
+}
+
+async fn load(
+    mut conn: PgConnection,
+    mut rx: mpsc::Receiver<Work>,
+    loading: &Loading,
+) -> anyhow::Result<(u64, u64)> {
     let (mut tables, mut rows) = (0, 0);
-    while let Some(Work::Copy { sql, line }) = rx.recv().await {
+    while let Some(Work::Copy { sql, line, table }) = rx.recv().await {
         let mut copy = conn
             .copy_in_raw(&sql)
             .await
@@ -213,6 +297,7 @@ async fn work(mut conn: PgConnection, mut rx: mpsc::Receiver<Work>) -> anyhow::R
             .finish()
             .await
             .map_err(|e| located(&e, &sql, line, Some(line)))?;
+        loading.done(&table);
         tables += 1;
     }
     Ok((tables, rows))

@@ -165,6 +165,15 @@ fn read_script(
     let (mut ours, mut last_text) = (false, String::new());
     let send = |op: Op| tx.blocking_send(op).map_err(|_| Stopped);
     loop {
+        if splitter.in_copy() && copy_run_into(&mut input, &mut splitter, &mut data, path)? {
+            if data.len() >= SEND_CHUNK {
+                send(Op::Data(std::mem::replace(
+                    &mut data,
+                    Vec::with_capacity(SEND_CHUNK + 65536),
+                )))?;
+            }
+            continue;
+        }
         line.clear();
         let n = input.read_until(b'\n', &mut line).with_context(|| {
             format!(
@@ -218,6 +227,32 @@ fn read_script(
         );
     }
     Ok(())
+}
+
+/// Moves the whole COPY data lines at the front of the reader's buffer into `data` at once
+/// (much cheaper than line by line); false when the buffer starts with the end line or with
+/// a line longer than itself, which the caller reads as a line.
+fn copy_run_into(
+    input: &mut Box<dyn BufRead + Send>,
+    splitter: &mut Splitter,
+    data: &mut Vec<u8>,
+    path: &Path,
+) -> anyhow::Result<bool> {
+    let buf = input.fill_buf().with_context(|| {
+        format!(
+            "reading {} near line {}",
+            path.display(),
+            splitter.line() + 1
+        )
+    })?;
+    let run = super::split::copy_run(buf);
+    if run.len == 0 {
+        return Ok(false);
+    }
+    data.extend_from_slice(&buf[..run.len]);
+    input.consume(run.len);
+    splitter.copy_lines(run.lines);
+    Ok(true)
 }
 
 /// The executor stopped reading (it failed and reports why itself).

@@ -81,6 +81,11 @@ impl Splitter {
         self.copy_from.is_some()
     }
 
+    /// Feeds `lines` whole data lines at once while `in_copy()` (found with `copy_run`).
+    pub fn copy_lines(&mut self, lines: usize) {
+        self.line += lines;
+    }
+
     /// Feeds one data line while `in_copy()`; the line includes its newline.
     pub fn copy_line(&mut self, line: &[u8]) -> Item {
         self.line += 1;
@@ -258,6 +263,40 @@ impl Splitter {
     }
 }
 
+/// A run of whole COPY data lines at the start of a buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CopyRun {
+    /// Bytes of whole data lines (each with its newline).
+    pub len: usize,
+    pub lines: usize,
+    /// Whether the `\.` line follows them in the buffer.
+    pub ends: bool,
+}
+
+/// The whole data lines at the start of `buf` (which starts at the start of a line inside
+/// COPY data), up to the line `\.` that ends the data. Candidates for that line are found
+/// by searching for `\n\.`, so the data is not walked line by line.
+pub fn copy_run(buf: &[u8]) -> CopyRun {
+    let whole = memchr::memrchr(b'\n', buf).map_or(&buf[..0], |i| &buf[..=i]);
+    let is_end = |at: &[u8]| at.starts_with(b"\\.\n") || at.starts_with(b"\\.\r\n");
+    let mut start = 0;
+    let end = loop {
+        if is_end(&whole[start..]) {
+            break Some(start);
+        }
+        match memchr::memmem::find(&whole[start..], b"\n\\.") {
+            Some(p) => start += p + 1,
+            None => break None,
+        }
+    };
+    let len = end.unwrap_or(whole.len());
+    CopyRun {
+        len,
+        lines: memchr::memchr_iter(b'\n', &whole[..len]).count(),
+        ends: end.is_some(),
+    }
+}
+
 fn is_ident(c: char) -> bool {
     c.is_alphanumeric() || c == '_' || c == '$'
 }
@@ -397,6 +436,19 @@ mod tests {
         s.sql_line("SELECT\n").unwrap();
         s.sql_line("  2\n").unwrap();
         assert_eq!(s.finish(), Err(SplitError::Unterminated { line: 2 }));
+    }
+
+    #[test]
+    fn copy_run_stops_before_the_end_line_and_at_the_last_whole_line() {
+        let run = |b: &[u8]| {
+            let r = copy_run(b);
+            (r.len, r.lines, r.ends)
+        };
+        assert_eq!(run(b"1\ta\n2\t\\.x\n\\.\nSELECT 1;\n"), (10, 2, true));
+        assert_eq!(run(b"\\.\r\nrest"), (0, 0, true));
+        assert_eq!(run(b"1\n\\.x\n2\npartial"), (8, 3, false));
+        assert_eq!(run(b"no newline yet"), (0, 0, false));
+        assert_eq!(run(b"1\n\\."), (2, 1, false));
     }
 
     #[test]

@@ -59,8 +59,9 @@ const CONFIG: &str = r#"# migrated settings. Every key is optional; the values s
 # before_apply = false
 # keep = 10
 # rollback_on_fail = false
-# level = 6
+# level = 2
 # jobs = 2
+# split_mb = 64
 
 [shadow]
 # keep = true
