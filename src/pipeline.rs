@@ -20,7 +20,7 @@ use crate::core::models::ModelSet;
 use crate::core::schema::Schema;
 use crate::db::snapshot::{self, Snapshot};
 use crate::models::{self, Origin};
-use crate::shadow::{Shadow, Shadows, cache, desired, head};
+use crate::shadow::{Memo, Shadow, Shadows, cache, desired, head};
 
 pub use verify::verify;
 pub use write::{DRAFT_SLUG, draft_files, write_draft, write_empty, write_migration, write_sum};
@@ -63,8 +63,8 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
     let shadows_ms = clock.elapsed().as_millis();
     let head_key = cache::key(&files);
     let (head, desired) = tokio::try_join!(
-        head_snapshot(&shadows.head, &head_key, shadows.settle_head),
-        cached_snapshot(&shadows.desired, cache::DESIRED)
+        head_snapshot(&shadows.head, &head_key, shadows.long_lived),
+        cached_snapshot(&shadows.desired, cache::DESIRED, shadows.long_lived)
     )?;
     let introspect_ms = clock.elapsed().as_millis();
     let plan = diff(&head.schema, &desired.schema, &models.hints)?;
@@ -89,45 +89,71 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
 }
 
 /// The head shadow's schema: from its cache when it holds exactly this state (a predicted
-/// entry as is, or `settle`d: read incrementally from it and stored as this state's), else
-/// read (incrementally from its newest cached snapshot) and cached.
-async fn head_snapshot(shadow: &Shadow, key: &str, settle: bool) -> anyhow::Result<Snapshot> {
+/// entry as is, or in a `long_lived` process settled: read incrementally from it and stored
+/// as this state's), else read (incrementally from its newest cached snapshot) and cached.
+/// A `long_lived` process keeps it in memory as well.
+async fn head_snapshot(shadow: &Shadow, key: &str, long_lived: bool) -> anyhow::Result<Snapshot> {
+    if long_lived && let Some(memo) = shadow.memo_take() {
+        let hit = (memo.key == key).then(|| memo.snapshot.clone());
+        shadow.memo_put(memo);
+        if let Some(snapshot) = hit {
+            return Ok(snapshot);
+        }
+    }
     let mut conn = shadow.connect().await?;
-    let snapshot = match cache::load(&mut conn, key).await {
-        Some(snapshot) => snapshot,
+    let cached = match cache::load(&mut conn, key).await {
+        Some(snapshot) => Some(snapshot),
         None => match cache::load(&mut conn, &cache::predicted(key)).await {
-            Some(predicted) if settle => {
+            Some(predicted) if long_lived => {
                 let (snapshot, read) = snapshot::since(&mut conn, &predicted)
                     .await
                     .with_context(|| format!("reading the schema of {}", shadow.name))?;
                 tracing::debug!(shadow = %shadow.name, ?read, "predicted head snapshot settled");
                 cache::store(&mut conn, key, &snapshot).await;
-                snapshot
+                Some(snapshot)
             }
-            Some(predicted) => predicted,
-            None => read_and_cache(&mut conn, shadow, key).await?,
+            predicted => predicted,
         },
+    };
+    let snapshot = match cached {
+        Some(snapshot) => {
+            if long_lived {
+                shadow.memo_put(Memo {
+                    key: key.to_owned(),
+                    snapshot: snapshot.clone(),
+                    unsaved: false,
+                });
+            }
+            snapshot
+        }
+        None => read_and_cache(&mut conn, shadow, key, long_lived).await?,
     };
     shadow.release(conn);
     Ok(snapshot)
 }
 
-/// A shadow's schema read incrementally from its newest cached snapshot (or in full when it
-/// has none), cached under `key`.
-async fn cached_snapshot(shadow: &Shadow, key: &str) -> anyhow::Result<Snapshot> {
+/// A shadow's schema read incrementally from its newest snapshot (in memory, else cached;
+/// in full when it has none), and cached under `key`.
+async fn cached_snapshot(shadow: &Shadow, key: &str, long_lived: bool) -> anyhow::Result<Snapshot> {
     let mut conn = shadow.connect().await?;
-    let snapshot = read_and_cache(&mut conn, shadow, key).await?;
+    let snapshot = read_and_cache(&mut conn, shadow, key, long_lived).await?;
     shadow.release(conn);
     Ok(snapshot)
 }
 
+/// Reads incrementally from the newest snapshot and caches the result: in the shadow at once,
+/// or, in a `long_lived` process, in memory until `Shadows::flush`.
 async fn read_and_cache(
     conn: &mut PgConnection,
     shadow: &Shadow,
     key: &str,
+    long_lived: bool,
 ) -> anyhow::Result<Snapshot> {
     let clock = Instant::now();
-    let base = cache::newest(conn).await;
+    let base = match shadow.memo_take() {
+        Some(memo) => Some(memo.snapshot),
+        None => cache::newest(conn).await,
+    };
     let cache_ms = clock.elapsed().as_millis();
     let snapshot = match base {
         Some(base) => snapshot::since(conn, &base).await.map(|(now, read)| {
@@ -138,7 +164,15 @@ async fn read_and_cache(
     }
     .with_context(|| format!("reading the schema of {}", shadow.name))?;
     let read_ms = clock.elapsed().as_millis();
-    cache::store(conn, key, &snapshot).await;
+    if long_lived {
+        shadow.memo_put(Memo {
+            key: key.to_owned(),
+            snapshot: snapshot.clone(),
+            unsaved: true,
+        });
+    } else {
+        cache::store(conn, key, &snapshot).await;
+    }
     tracing::debug!(shadow = %shadow.name, cache_ms, read_ms, stored_ms = clock.elapsed().as_millis(), "schema read (cumulative times)");
     Ok(snapshot)
 }

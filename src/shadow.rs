@@ -17,6 +17,7 @@ use sqlx::postgres::PgDatabaseError;
 
 use crate::config::{Config, DatabaseUrl};
 use crate::core::render::quote_ident;
+use crate::db::snapshot::Snapshot;
 use crate::error::UsageError;
 
 /// One shadow database and the server connection used to create or drop it.
@@ -30,7 +31,21 @@ pub struct Shadow {
     /// between the watcher's passes also keeps its prepared statements and their plans.
     /// Shared by clones.
     idle: Arc<Mutex<Vec<PgConnection>>>,
+    /// The newest snapshot of this shadow this process read (`Shadows::long_lived` only).
+    memo: Arc<Mutex<Option<Memo>>>,
 }
+
+/// A snapshot a long-lived process keeps of a shadow, with the cache key it belongs under
+/// and whether the shadow's own cache still lacks it (`Shadows::flush`).
+#[derive(Debug, Clone)]
+pub struct Memo {
+    pub key: String,
+    pub snapshot: Snapshot,
+    pub unsaved: bool,
+}
+
+/// Settings of every session on a shadow: it holds nothing worth a WAL flush per commit.
+const SESSION: &[(&str, &str)] = &[("synchronous_commit", "off")];
 
 /// Idle connections kept per shadow (a pass uses one or two at a time).
 const IDLE_KEPT: usize = 2;
@@ -42,9 +57,11 @@ pub struct Shadows {
     pub head: Shadow,
     /// `shadow_keep`: keep them between runs (the fast path) or drop them after each run.
     pub keep: bool,
-    /// Settle a predicted head snapshot before using it (`cache::predicted`): worth its
-    /// incremental read in a process that plans again and again (the watcher).
-    pub settle_head: bool,
+    /// A process that plans again and again (the watcher): it settles a predicted head
+    /// snapshot before using it (`cache::predicted`: one incremental read, instead of a full
+    /// read in every verification), keeps the snapshots it reads in memory, and writes them
+    /// to the shadows' caches after its pass (`flush`) rather than on the way.
+    pub long_lived: bool,
 }
 
 impl Shadows {
@@ -96,8 +113,26 @@ impl Shadows {
             desired,
             head,
             keep,
-            settle_head: false,
+            long_lived: false,
         })
+    }
+
+    /// Writes the snapshots kept in memory to the shadows' caches (best effort), so that the
+    /// next process starts from them.
+    pub async fn flush(&self) {
+        for shadow in [&self.desired, &self.head] {
+            let Some(mut memo) = shadow.memo_take() else {
+                continue;
+            };
+            if memo.unsaved
+                && let Ok(mut conn) = shadow.connect().await
+            {
+                cache::store(&mut conn, &memo.key, &memo.snapshot).await;
+                shadow.release(conn);
+                memo.unsaved = false;
+            }
+            shadow.memo_put(memo);
+        }
     }
 
     /// Drops both shadows unless they are kept.
@@ -122,6 +157,7 @@ impl Shadow {
             url,
             admin,
             idle: Arc::default(),
+            memo: Arc::default(),
         }
     }
 
@@ -182,6 +218,21 @@ impl Shadow {
         }
     }
 
+    /// The snapshot kept in memory, taken out (put it back with `memo_put`).
+    pub fn memo_take(&self) -> Option<Memo> {
+        self.memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    pub fn memo_put(&self, memo: Memo) {
+        *self
+            .memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(memo);
+    }
+
     fn take_idle(&self) -> Option<PgConnection> {
         self.idle
             .lock()
@@ -189,7 +240,7 @@ impl Shadow {
             .pop()
     }
 
-    /// Closes the idle connections (before the database is dropped or copied).
+    /// Closes the idle connections (before the database is dropped, recreated or copied).
     async fn close_idle(&self) {
         use sqlx::Connection as _;
         while let Some(conn) = self.take_idle() {
@@ -207,7 +258,7 @@ impl Shadow {
                 return Ok((conn, false));
             }
         }
-        match crate::db::connect::connect_raw(&self.url).await {
+        match crate::db::connect::connect_raw_with(&self.url, SESSION).await {
             Ok(conn) => Ok((conn, false)),
             Err(err) if is_missing_database(&err) => {
                 self.create_database().await?;
@@ -218,7 +269,7 @@ impl Shadow {
     }
 
     async fn connect_existing(&self) -> anyhow::Result<PgConnection> {
-        crate::db::connect::connect_raw(&self.url)
+        crate::db::connect::connect_raw_with(&self.url, SESSION)
             .await
             .map_err(|err| connect_error(&self.url, &err))
     }
@@ -226,6 +277,7 @@ impl Shadow {
     /// Drops and creates the database again, empty, and connects to it.
     pub async fn recreate(&self) -> anyhow::Result<PgConnection> {
         self.close_idle().await;
+        self.memo_take();
         if self.exists().await? {
             self.drop_database().await?;
         }
@@ -276,6 +328,7 @@ impl Shadow {
     /// Drops the database if it exists (forcing other sessions off it).
     pub async fn drop_database(&self) -> anyhow::Result<()> {
         self.close_idle().await;
+        self.memo_take();
         let mut admin = self.admin().await?;
         let sql = format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",

@@ -43,7 +43,18 @@ pub fn options(url: &DatabaseUrl) -> Result<PgConnectOptions, UsageError> {
 /// logging), keeping sqlx's error for callers that branch on its kind (the shadow creates a
 /// missing database). Others use `connect`, whose error is one line for users.
 pub async fn connect_raw(url: &DatabaseUrl) -> Result<PgConnection, sqlx::Error> {
-    let options = options(url).map_err(|e| sqlx::Error::Configuration(e.0.into()))?;
+    connect_raw_with(url, &[]).await
+}
+
+/// As `connect_raw`, with server settings for the session (sent in the startup message: no
+/// extra round trip).
+pub async fn connect_raw_with(
+    url: &DatabaseUrl,
+    settings: &[(&str, &str)],
+) -> Result<PgConnection, sqlx::Error> {
+    let options = options(url)
+        .map_err(|e| sqlx::Error::Configuration(e.0.into()))?
+        .options(settings.iter().copied());
     super::nodelay::connect(&options).await
 }
 

@@ -46,7 +46,7 @@ impl<'a> Daemon<'a> {
         let config = ctx.config.clone();
         config.require_database_url()?;
         let mut shadows = Shadows::from_config(&config)?;
-        shadows.settle_head = true;
+        shadows.long_lived = true;
         Ok(Self {
             ctx,
             config,
@@ -73,6 +73,7 @@ impl<'a> Daemon<'a> {
 
     /// Drops the shadows unless `shadow.keep`.
     pub async fn finish(&self) -> anyhow::Result<()> {
+        self.shadows.flush().await;
         self.shadows.finish().await
     }
 
@@ -95,30 +96,11 @@ impl<'a> Daemon<'a> {
     async fn sync_models(&mut self) -> anyhow::Result<Option<Outcome>> {
         let started = Instant::now();
         let draft_before = draft_files(&self.config.migrations_dir)?;
-        let planned = match pipeline::plan(&self.config, &self.ctx.cwd, &self.shadows).await {
-            Ok(planned) => planned,
-            Err(e) if self.strict => return Err(e),
-            Err(e) => {
-                if self.server_away().await {
-                    return Ok(Some(Outcome::Retry));
-                }
-                error!(event = "models.invalid", error = %format!("{e:#}"), "the models do not load; the database is untouched");
-                return Ok(Some(Outcome::Done));
-            }
-        };
-        pipeline::refuse_unsupported(&planned.plan)?;
-        // The dev database is read while the shadows verify the plan.
+        // The dev database is read while the models are loaded and the shadows brought
+        // forward (mostly one core each), so that verification has both cores.
         let auto_apply = self.config.watch.auto_apply;
-        let (verified, dev_read) = tokio::join!(
-            async {
-                if planned.plan.is_empty() {
-                    return Ok(());
-                }
-                // Boxed: the verification future is large (two incremental reads).
-                Box::pin(pipeline::verify(&self.shadows, &planned))
-                    .await
-                    .map(|_| ())
-            },
+        let (planned, dev_read) = tokio::join!(
+            Box::pin(pipeline::plan(&self.config, &self.ctx.cwd, &self.shadows)),
             async {
                 if !auto_apply {
                     return Ok(false);
@@ -132,7 +114,22 @@ impl<'a> Daemon<'a> {
                 .map(|()| true)
             }
         );
-        verified?;
+        let planned = match planned {
+            Ok(planned) => planned,
+            Err(e) if self.strict => return Err(e),
+            Err(e) => {
+                if self.server_away().await {
+                    return Ok(Some(Outcome::Retry));
+                }
+                error!(event = "models.invalid", error = %format!("{e:#}"), "the models do not load; the database is untouched");
+                return Ok(Some(Outcome::Done));
+            }
+        };
+        pipeline::refuse_unsupported(&planned.plan)?;
+        if !planned.plan.is_empty() {
+            // Boxed: the verification future is large (two incremental reads).
+            Box::pin(pipeline::verify(&self.shadows, &planned)).await?;
+        }
         let dev_read = dev_read?;
         let now = crate::cmd::generate::now_version();
         let written = pipeline::write_draft(&self.config.migrations_dir, now, &planned.plan)?;
@@ -285,10 +282,13 @@ impl Passes for Daemon<'_> {
             info!("models changed; watch.auto_generate is off: run `migrated generate`");
             return Outcome::Done;
         }
-        match self.sync_models().await {
+        let outcome = match self.sync_models().await {
             Ok(outcome) => outcome.unwrap_or(Outcome::Done),
             Err(e) => self.failed(&e).await,
-        }
+        };
+        // After the dev database has the change: the caches are for the next process.
+        self.shadows.flush().await;
+        outcome
     }
 
     async fn migrations_changed(&mut self) -> Outcome {
@@ -308,7 +308,7 @@ impl Passes for Daemon<'_> {
                 match Shadows::from_config(&config) {
                     Ok(shadows) => {
                         self.shadows = shadows;
-                        self.shadows.settle_head = true;
+                        self.shadows.long_lived = true;
                     }
                     Err(e) => {
                         error!(error = %e, "reloaded configuration has no usable shadow; keeping the old one");
