@@ -317,10 +317,10 @@ impl Config {
                 before_apply: file.backup.before_apply.unwrap_or(false),
                 keep: file.backup.keep.unwrap_or(10),
                 rollback_on_fail: file.backup.rollback_on_fail.unwrap_or(false),
-                // Level 2: zlib-rs compresses about 2.5x faster than at 6; files were 4% larger
-                // on the pgbench benchmark, 18% on the mixed dump of the crate notes (§5).
-                // Backups run before migrations, where time is downtime.
-                level: file.backup.level.unwrap_or(2),
+                // Level 6 (gzip's and pg_dump's): level 2 compresses about 2.5x faster with
+                // zlib-rs, but files were 4% larger on the pgbench benchmark and 18% on the
+                // mixed dump of the crate notes (§5), past the 1.1x of pg_dump's size allowed.
+                level: file.backup.level.unwrap_or(6),
                 jobs: file.backup.jobs.unwrap_or(2),
                 split_mb: file.backup.split_mb.unwrap_or(64),
             },

@@ -248,3 +248,45 @@ async fn watch_commit_while_running_then_next_edit_drafts_on_top() {
     rows.sort();
     assert_eq!(rows, ["create users", "draft"], "{}", d.output());
 }
+
+/// The watcher after `generate` (which caches its verification's snapshot of the next head
+/// state only as a prediction: objects it created have other oids in the head shadow): the
+/// first pass settles the prediction into a real entry, and what the daemon keeps in memory
+/// reaches the shadows' caches when it stops.
+#[tokio::test]
+async fn watch_settles_the_predicted_head_snapshot_and_flushes_its_cache() {
+    let p = Project::new("watch_settle").await;
+    project_with(&p, USERS);
+    p.run(&["generate", "-m", "init"]).success();
+    p.run(&["up"]).success();
+    let mut d = start(&p);
+    d.wait_for(&["watcher.started"], 1);
+    p.write(
+        "models/users.sql",
+        USERS.replace("email text NOT NULL", "email text NOT NULL,\n    name text"),
+    );
+    eventually("column name", &d, || async {
+        columns(&p.db, "users").await.contains(&"name".to_owned())
+    })
+    .await;
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(), Some(0));
+    let cache = async |database: &str| -> Vec<String> {
+        use sqlx::Connection as _;
+        let url = common::url_with_database(&p.db.url, database);
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT key FROM _migrated_schema_cache ORDER BY seq")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+    };
+    let head = cache(&format!("{}_shadow_head", p.db.name)).await;
+    let predicted: Vec<&String> = head
+        .iter()
+        .filter(|k| k.starts_with("predicted:"))
+        .collect();
+    assert_eq!(predicted.len(), 1, "{head:?}");
+    let settled = predicted[0].trim_start_matches("predicted:");
+    assert!(head.iter().any(|k| k == settled), "{head:?}");
+    assert_eq!(cache(&format!("{}_shadow", p.db.name)).await, ["desired"]);
+}

@@ -59,7 +59,7 @@ const CONFIG: &str = r#"# migrated settings. Every key is optional; the values s
 # before_apply = false
 # keep = 10
 # rollback_on_fail = false
-# level = 2
+# level = 6
 # jobs = 2
 # split_mb = 64
 
