@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Project, TestDb};
+use common::{Project, TestDb, psql_restore};
 use sqlx::Connection as _;
 
 const SCHEMA_AND_DATA: &str = r#"
@@ -169,19 +169,6 @@ fn pg_dump_schema(url: &str) -> String {
         .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn psql_restore(file: &std::path::Path, url: &str) {
-    let script = format!(
-        "set -o pipefail; gunzip -c '{}' | psql -X -q -v ON_ERROR_STOP=1 -d '{url}' >/dev/null",
-        file.display()
-    );
-    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "psql restore failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 async fn assert_same_database(source: &str, copy: &str, how: &str) {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Project, TestDb};
+use common::{Project, TestDb, gunzip};
 
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -21,11 +21,6 @@ fn files_in(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
-}
-
-fn gunzip(path: &Path) -> String {
-    let out = Command::new("gunzip").arg("-c").arg(path).output().unwrap();
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[tokio::test]

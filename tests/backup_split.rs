@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use common::{Project, TestDb};
+use common::{Project, TestDb, gunzip, psql_restore};
 
 /// A table of about 6 MB spread over many pages, with holes (deleted rows) and moved rows
 /// (updated ones), an inheritance child whose rows must not be read with the parent's, a
@@ -56,24 +55,6 @@ async fn checksums(db: &TestDb) -> Vec<String> {
         out.extend(db.strings(&sql).await);
     }
     out
-}
-
-fn gunzip(path: &std::path::Path) -> String {
-    let out = Command::new("gunzip").arg("-c").arg(path).output().unwrap();
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn psql_restore(file: &std::path::Path, url: &str) {
-    let script = format!(
-        "set -o pipefail; gunzip -c '{}' | psql -X -q -v ON_ERROR_STOP=1 -d '{url}' >/dev/null",
-        file.display()
-    );
-    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "psql restore failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn restore(p: &Project, file: &str, target: &TestDb, jobs: &str) -> std::process::Output {
@@ -251,37 +232,37 @@ async fn backup_split_zero_keeps_tables_whole() {
     assert_eq!(checksums(&target).await, checksums(&p.db).await);
 }
 
-#[tokio::test]
-async fn restore_split_failing_index_build_empties_the_target_again() {
-    let p = Project::new("bksplitfail").await;
+/// A project holding `DATA` and the text of its backup with 1 MB pieces.
+async fn split_backup(label: &str) -> (Project, String) {
+    let p = Project::new(label).await;
     p.db.exec(DATA).await;
-    p.command(&["db", "backup", "-o", "ok.sql.gz"])
+    let status = p
+        .command(&["db", "backup", "-o", "ok.sql.gz"])
         .env("MIGRATED_BACKUP_SPLIT_MB", "1")
         .status()
-        .unwrap()
-        .success()
-        .then_some(())
-        .expect("backup failed");
-    // A row of the last piece repeated in the first: every COPY succeeds, the primary key
-    // build in the post-data fails.
-    let text = gunzip(&p.path("ok.sql.gz"));
-    let first = text
-        .find("COPY public.accounts (id, owner, balance, note) FROM stdin;\n")
         .unwrap();
-    let data_start = text[first..].find('\n').unwrap() + first + 1;
-    let dup_line = text[data_start..].lines().next().unwrap().to_owned();
-    let last_part = text.rfind("(part ").unwrap();
-    let last_copy = text[last_part..].find("FROM stdin;\n").unwrap() + last_part + 12;
-    let broken = format!("{}{dup_line}\n{}", &text[..last_copy], &text[last_copy..]);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut gz, broken.as_bytes()).unwrap();
-    p.write("dup.sql.gz", gz.finish().unwrap());
+    assert!(status.success(), "backup failed");
+    let text = gunzip(&p.path("ok.sql.gz"));
+    (p, text)
+}
 
+/// Where the data of the last piece in a backup's text starts.
+fn last_piece_data(text: &str) -> usize {
+    let last_part = text.rfind("(part ").unwrap();
+    text[last_part..].find("FROM stdin;\n").unwrap() + last_part + 12
+}
+
+/// Restores `text` (gzipped as `name`) into an empty database with 2 jobs: it must fail,
+/// naming `needle`, and leave the target empty again.
+async fn assert_restore_fails_and_empties(p: &Project, name: &str, text: &str, needle: &str) {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+    p.write(name, gz.finish().unwrap());
     let target = TestDb::new(&format!("{}_t", p.db.name)).await;
-    let out = restore(&p, "dup.sql.gz", &target, "2");
+    let out = restore(p, name, &target, "2");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("accounts_pkey"), "{stderr}");
+    assert!(stderr.contains(needle), "{stderr}");
     assert!(stderr.contains("emptied again"), "{stderr}");
     assert_eq!(
         target
@@ -292,36 +273,27 @@ async fn restore_split_failing_index_build_empties_the_target_again() {
 }
 
 #[tokio::test]
-async fn restore_split_failing_copy_piece_stops_waiting_builds_and_empties_the_target() {
-    let p = Project::new("bksplitcopy").await;
-    p.db.exec(DATA).await;
-    let status = p
-        .command(&["db", "backup", "-o", "ok.sql.gz"])
-        .env("MIGRATED_BACKUP_SPLIT_MB", "1")
-        .status()
+async fn restore_split_failing_index_build_empties_the_target_again() {
+    let (p, text) = split_backup("bksplitfail").await;
+    // A row of the last piece repeated in the first: every COPY succeeds, the primary key
+    // build in the post-data fails.
+    let first = text
+        .find("COPY public.accounts (id, owner, balance, note) FROM stdin;\n")
         .unwrap();
-    assert!(status.success());
+    let data_start = text[first..].find('\n').unwrap() + first + 1;
+    let dup_line = text[data_start..].lines().next().unwrap().to_owned();
+    let last_copy = last_piece_data(&text);
+    let broken = format!("{}{dup_line}\n{}", &text[..last_copy], &text[last_copy..]);
+    assert_restore_fails_and_empties(&p, "dup.sql.gz", &broken, "accounts_pkey").await;
+}
+
+#[tokio::test]
+async fn restore_split_failing_copy_piece_stops_waiting_builds_and_empties_the_target() {
+    let (p, text) = split_backup("bksplitcopy").await;
     // The first row of the last piece of accounts gets an id that is not a number: that COPY
     // fails while the builds of the tables loaded before it are queued or running.
-    let text = gunzip(&p.path("ok.sql.gz"));
-    let last_part = text.rfind("(part ").unwrap();
-    let last_copy = text[last_part..].find("FROM stdin;\n").unwrap() + last_part + 12;
+    let last_copy = last_piece_data(&text);
     let tab = text[last_copy..].find('\t').unwrap() + last_copy;
     let broken = format!("{}not-a-number{}", &text[..last_copy], &text[tab..]);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut gz, broken.as_bytes()).unwrap();
-    p.write("bad.sql.gz", gz.finish().unwrap());
-
-    let target = TestDb::new(&format!("{}_t", p.db.name)).await;
-    let out = restore(&p, "bad.sql.gz", &target, "2");
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("not-a-number"), "{stderr}");
-    assert!(stderr.contains("emptied again"), "{stderr}");
-    assert_eq!(
-        target
-            .scalar_i64("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace")
-            .await,
-        0
-    );
+    assert_restore_fails_and_empties(&p, "bad.sql.gz", &broken, "not-a-number").await;
 }

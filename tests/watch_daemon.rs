@@ -29,6 +29,21 @@ fn start(p: &Project) -> Daemon {
     Daemon::spawn(p.command(&["watch"]))
 }
 
+/// Adds a text column `column` to the users model and waits until the database has it.
+async fn add_users_column(p: &Project, d: &Daemon, column: &str) {
+    p.write(
+        "models/users.sql",
+        USERS.replace(
+            "email text NOT NULL",
+            &format!("email text NOT NULL,\n    {column} text"),
+        ),
+    );
+    eventually(&format!("column {column}"), d, || async {
+        columns(&p.db, "users").await.contains(&column.to_owned())
+    })
+    .await;
+}
+
 /// A project whose models hold `USERS`, with the daemon started and its first pass done.
 async fn synced(label: &str) -> (Project, Daemon) {
     let p = Project::new(label).await;
@@ -53,14 +68,7 @@ async fn watch_initial_sync_then_edits_reach_the_database() {
     }));
 
     // add column
-    p.write(
-        "models/users.sql",
-        USERS.replace("email text NOT NULL", "email text NOT NULL,\n    name text"),
-    );
-    eventually("column name", &d, || async {
-        columns(&p.db, "users").await.contains(&"name".to_owned())
-    })
-    .await;
+    add_users_column(&p, &d, "name").await;
 
     // add table (in another file, referencing the first)
     p.write("models/posts.sql", "CREATE TABLE posts (id bigint PRIMARY KEY, author_id bigint REFERENCES users (id), title text);\n");
@@ -233,14 +241,7 @@ async fn watch_commit_while_running_then_next_edit_drafts_on_top() {
     let (p, d) = synced("watch_commit_live").await;
     d.wait_for(&["migration.applied"], 1);
     p.run(&["commit", "-m", "create users"]).success();
-    p.write(
-        "models/users.sql",
-        USERS.replace("email text NOT NULL", "email text NOT NULL,\n    nick text"),
-    );
-    eventually("column nick", &d, || async {
-        columns(&p.db, "users").await.contains(&"nick".to_owned())
-    })
-    .await;
+    add_users_column(&p, &d, "nick").await;
     assert_eq!(d.count(&["migration.failed"]), 0, "{}", d.output());
     let mut rows =
         p.db.strings("SELECT description FROM _sqlx_migrations ORDER BY version")
@@ -261,14 +262,7 @@ async fn watch_settles_the_predicted_head_snapshot_and_flushes_its_cache() {
     p.run(&["up"]).success();
     let mut d = start(&p);
     d.wait_for(&["watcher.started"], 1);
-    p.write(
-        "models/users.sql",
-        USERS.replace("email text NOT NULL", "email text NOT NULL,\n    name text"),
-    );
-    eventually("column name", &d, || async {
-        columns(&p.db, "users").await.contains(&"name".to_owned())
-    })
-    .await;
+    add_users_column(&p, &d, "name").await;
     d.signal("TERM");
     assert_eq!(d.wait_exit(), Some(0));
     let cache = async |database: &str| -> Vec<String> {

@@ -161,17 +161,12 @@ fn read_script(
 ) -> anyhow::Result<()> {
     let mut splitter = Splitter::new();
     let mut line = Vec::with_capacity(4096);
-    let mut data: Vec<u8> = Vec::with_capacity(SEND_CHUNK + 65536);
+    let mut data: Vec<u8> = Vec::with_capacity(DATA_CAPACITY);
     let (mut ours, mut last_text) = (false, String::new());
     let send = |op: Op| tx.blocking_send(op).map_err(|_| Stopped);
     loop {
         if splitter.in_copy() && copy_run_into(&mut input, &mut splitter, &mut data, path)? {
-            if data.len() >= SEND_CHUNK {
-                send(Op::Data(std::mem::replace(
-                    &mut data,
-                    Vec::with_capacity(SEND_CHUNK + 65536),
-                )))?;
-            }
+            send_full(&mut data, &send)?;
             continue;
         }
         line.clear();
@@ -191,12 +186,7 @@ fn read_script(
                 send(Op::CopyEnd)?;
             } else {
                 data.extend_from_slice(&line);
-                if data.len() >= SEND_CHUNK {
-                    send(Op::Data(std::mem::replace(
-                        &mut data,
-                        Vec::with_capacity(SEND_CHUNK + 65536),
-                    )))?;
-                }
+                send_full(&mut data, &send)?;
             }
             continue;
         }
@@ -253,6 +243,20 @@ fn copy_run_into(
     input.consume(run.len);
     splitter.copy_lines(run.lines);
     Ok(true)
+}
+
+/// A COPY data buffer's capacity: a send chunk and the run or line that crosses it.
+const DATA_CAPACITY: usize = SEND_CHUNK + 65536;
+
+/// Sends the COPY data gathered so far once it reaches a chunk, with a fresh buffer.
+fn send_full(data: &mut Vec<u8>, send: &impl Fn(Op) -> Result<(), Stopped>) -> Result<(), Stopped> {
+    if data.len() >= SEND_CHUNK {
+        send(Op::Data(std::mem::replace(
+            data,
+            Vec::with_capacity(DATA_CAPACITY),
+        )))?;
+    }
+    Ok(())
 }
 
 /// The executor stopped reading (it failed and reports why itself).

@@ -225,18 +225,7 @@ impl Builder {
 
 /// Runs one catalog query (built from constant fragments, no values) and returns its rows.
 async fn fetch(conn: &mut PgConnection, what: &str, sql: String) -> anyhow::Result<Vec<PgRow>> {
-    let start = std::time::Instant::now();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(conn)
-        .await
-        .with_context(|| format!("reading {what} from pg_catalog"))?;
-    tracing::debug!(
-        what,
-        rows = rows.len(),
-        elapsed_ms = start.elapsed().as_millis(),
-        "introspection query"
-    );
-    Ok(rows)
+    run(conn, what, sqlx::query(sqlx::AssertSqlSafe(sql))).await
 }
 
 /// As `fetch`, for a query whose condition is `Builder::in_scope`: binds the scope.
@@ -246,13 +235,21 @@ async fn fetch_scoped(
     what: &str,
     sql: String,
 ) -> anyhow::Result<Vec<PgRow>> {
-    let Some(scope) = &b.scope else {
-        return fetch(conn, what, sql).await;
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let query = match &b.scope {
+        Some(oids) => query.bind(oids.iter().copied().collect::<Vec<i64>>()),
+        None => query,
     };
-    let oids: Vec<i64> = scope.iter().copied().collect();
+    run(conn, what, query).await
+}
+
+async fn run(
+    conn: &mut PgConnection,
+    what: &str,
+    query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+) -> anyhow::Result<Vec<PgRow>> {
     let start = std::time::Instant::now();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(oids)
+    let rows = query
         .fetch_all(conn)
         .await
         .with_context(|| format!("reading {what} from pg_catalog"))?;

@@ -378,17 +378,27 @@ async fn attach_keys(
     models: &ModelSet,
     keys: &[DetachedKey],
 ) -> Result<(), Failure> {
-    for key in keys {
-        let table = qualified(&key.schema, &key.table);
-        let exists: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2)",
-        )
-        .bind(&table)
-        .bind(&key.name)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| Failure::Stale(describe(&e)))?;
-        if exists {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let tables: Vec<String> = keys
+        .iter()
+        .map(|k| qualified(&k.schema, &k.table))
+        .collect();
+    let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+    // The (1-based) positions of the keys that exist again.
+    let present: Vec<i64> = sqlx::query_scalar(
+        "SELECT k.i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(t, n, i) \
+         WHERE EXISTS (SELECT FROM pg_constraint c \
+                        WHERE c.conrelid = to_regclass(k.t) AND c.conname = k.n)",
+    )
+    .bind(&tables)
+    .bind(&names)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| Failure::Stale(describe(&e)))?;
+    for ((key, table), position) in keys.iter().zip(&tables).zip(1_i64..) {
+        if present.contains(&position) {
             continue;
         }
         let mut sql = format!(

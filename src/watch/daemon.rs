@@ -45,8 +45,7 @@ impl<'a> Daemon<'a> {
     pub fn new(ctx: &'a Context) -> anyhow::Result<Self> {
         let config = ctx.config.clone();
         config.require_database_url()?;
-        let mut shadows = Shadows::from_config(&config)?;
-        shadows.long_lived = true;
+        let shadows = long_lived_shadows(&config)?;
         Ok(Self {
             ctx,
             config,
@@ -305,11 +304,8 @@ impl Passes for Daemon<'_> {
         match load_config(&self.ctx.flags, &self.ctx.env, &self.ctx.cwd) {
             Ok(config) => {
                 info!(event = "config.reloaded", "configuration reloaded");
-                match Shadows::from_config(&config) {
-                    Ok(shadows) => {
-                        self.shadows = shadows;
-                        self.shadows.long_lived = true;
-                    }
+                match long_lived_shadows(&config) {
+                    Ok(shadows) => self.shadows = shadows,
                     Err(e) => {
                         error!(error = %e, "reloaded configuration has no usable shadow; keeping the old one");
                     }
@@ -332,6 +328,14 @@ impl Daemon<'_> {
         error!(event = "migration.failed", error = %format!("{e:#}"), "pass failed; the database is unchanged");
         Outcome::Done
     }
+}
+
+/// The daemon's shadows: it plans again and again (`Shadows::long_lived`).
+fn long_lived_shadows(config: &Config) -> Result<Shadows, crate::error::UsageError> {
+    Ok(Shadows {
+        long_lived: true,
+        ..Shadows::from_config(config)?
+    })
 }
 
 /// The connection to the dev database, reconnecting when it went away.

@@ -305,3 +305,24 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The text of a gzip file (a backup), through the system's gunzip.
+pub fn gunzip(path: &Path) -> String {
+    let out = Command::new("gunzip").arg("-c").arg(path).output().unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Restores a gzip backup with no tool of ours: `gunzip -c FILE | psql`, stopping at the
+/// first error.
+pub fn psql_restore(file: &Path, url: &str) {
+    let script = format!(
+        "set -o pipefail; gunzip -c '{}' | psql -X -q -v ON_ERROR_STOP=1 -d '{url}' >/dev/null",
+        file.display()
+    );
+    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "psql restore failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
