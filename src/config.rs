@@ -306,7 +306,7 @@ impl Config {
                 file.apply.advisory_lock_timeout_secs.unwrap_or(300),
             ),
             watch: WatchConfig {
-                debounce: Duration::from_millis(file.watch.debounce_ms.unwrap_or(25)),
+                debounce: Duration::from_millis(file.watch.debounce_ms.unwrap_or(50)),
                 poll: file.watch.poll.unwrap_or(false),
                 poll_interval: Duration::from_millis(file.watch.poll_interval_ms.unwrap_or(500)),
                 auto_generate: file.watch.auto_generate.unwrap_or(true),

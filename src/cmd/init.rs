@@ -46,7 +46,7 @@ const CONFIG: &str = r#"# migrated settings. Every key is optional; the values s
 # advisory_lock_timeout_secs = 300
 
 [watch]
-# debounce_ms = 25
+# debounce_ms = 50
 # Poll instead of inotify (Docker bind mounts on macOS/Windows).
 # poll = false
 # poll_interval_ms = 500

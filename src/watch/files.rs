@@ -144,14 +144,10 @@ pub fn start(spec: &WatchSpec, tx: UnboundedSender<Msg>) -> anyhow::Result<FileW
         };
         let _ = tx.send(msg);
     };
-    // The debouncer's thread wakes every tick, events or not: one tick per debounce period
-    // (an event waits one to two periods) keeps the idle daemon near 0% CPU; the default,
-    // a quarter period, wakes four times as often for a few milliseconds less.
-    let tick = (!spec.debounce.is_zero()).then_some(spec.debounce);
     let mut watcher = match spec.poll {
         None => FileWatcher::Native(notify_debouncer_full::new_debouncer(
             spec.debounce,
-            tick,
+            None,
             handler,
         )?),
         Some(interval) => FileWatcher::Poll(notify_debouncer_full::new_debouncer_opt::<
@@ -160,7 +156,7 @@ pub fn start(spec: &WatchSpec, tx: UnboundedSender<Msg>) -> anyhow::Result<FileW
             NoCache,
         >(
             spec.debounce,
-            tick,
+            None,
             handler,
             NoCache,
             notify::Config::default()
