@@ -18,18 +18,37 @@ pub async fn commit(ctx: &Context, args: &CommitArgs) -> anyhow::Result<()> {
     };
     let version = version_of(&up)?;
     let slug = slugify(&args.message);
-    let new_up = rename(
-        &up,
-        &dir.join(format!("{version}_{slug}.up.sql")),
-        &args.message,
-    )?;
-    let new_down = rename(
-        &down,
-        &dir.join(format!("{version}_{slug}.down.sql")),
-        &args.message,
-    )?;
-    pipeline::write_sum(dir)?;
-    realign_applied(ctx, version, &slug, &new_up.1).await?;
+    // Under the migration lock when the database is reachable: a watcher applying committed
+    // migrations (it reads them under the same lock) must not see the renamed files before
+    // the state row follows them.
+    let name = async |conn: Option<&mut sqlx::PgConnection>| {
+        let new_up = rename(
+            &up,
+            &dir.join(format!("{version}_{slug}.up.sql")),
+            &args.message,
+        )?;
+        let new_down = rename(
+            &down,
+            &dir.join(format!("{version}_{slug}.down.sql")),
+            &args.message,
+        )?;
+        pipeline::write_sum(dir)?;
+        if let Some(conn) = conn {
+            realign_applied(conn, version, &slug, &new_up.1).await?;
+        }
+        anyhow::Ok((new_up, new_down))
+    };
+    let (new_up, new_down) = match connect(ctx).await {
+        Some(mut conn) => {
+            crate::db::lock::with_lock(
+                &mut conn,
+                ctx.config.advisory_lock_timeout,
+                async |conn: &mut sqlx::PgConnection| name(Some(conn)).await,
+            )
+            .await?
+        }
+        None => name(None).await?,
+    };
     println!("{}\n{}", new_up.0.display(), new_down.0.display());
     Ok(())
 }
@@ -60,22 +79,27 @@ fn rename(from: &Path, to: &Path, title: &str) -> anyhow::Result<(PathBuf, Vec<u
 }
 
 /// Updates the draft's row in the configured database, if it is applied there.
-async fn realign_applied(ctx: &Context, version: i64, slug: &str, up: &[u8]) -> anyhow::Result<()> {
-    let Some(url) = &ctx.config.database_url else {
-        return Ok(());
-    };
-    let mut conn = match crate::db::connect(url).await {
-        Ok(conn) => conn,
+/// The configured database, if it can be reached (a commit without one only renames files).
+async fn connect(ctx: &Context) -> Option<sqlx::PgConnection> {
+    let url = ctx.config.database_url.as_ref()?;
+    match crate::db::connect(url).await {
+        Ok(conn) => Some(conn),
         Err(err) => {
             tracing::warn!("the draft's state row was not updated: {err:#}");
-            return Ok(());
+            None
         }
-    };
-    let applied = crate::db::history::read(&mut conn)
-        .await?
-        .unwrap_or_default();
+    }
+}
+
+async fn realign_applied(
+    conn: &mut sqlx::PgConnection,
+    version: i64,
+    slug: &str,
+    up: &[u8],
+) -> anyhow::Result<()> {
+    let applied = crate::db::history::read(conn).await?.unwrap_or_default();
     if applied.iter().any(|a| a.version == version) {
-        crate::db::history::realign(&mut conn, version, &slug.replace('_', " "), &checksum(up))
+        crate::db::history::realign(conn, version, &slug.replace('_', " "), &checksum(up))
             .await
             .with_context(|| format!("updating the state row of migration {version}"))?;
     }

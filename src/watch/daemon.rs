@@ -246,8 +246,17 @@ impl<'a> Daemon<'a> {
         let dir = self.config.migrations_dir.clone();
         let opts = ApplyOptions::from_config(&self.config);
         let conn = self.dev().await?;
-        let set = committed_and_recorded_draft(&dir, conn).await?;
-        let report = apply::up(conn, &set, UpTarget::Head, &opts).await?;
+        // The files are read under the migration lock, which `commit` holds while it renames
+        // the draft and realigns its state row (the lock is re-entrant for `up`).
+        let report = lock::with_lock(
+            conn,
+            opts.advisory_lock_timeout,
+            async |conn: &mut PgConnection| {
+                let set = committed_and_recorded_draft(&dir, conn).await?;
+                apply::up(conn, &set, UpTarget::Head, &opts).await
+            },
+        )
+        .await?;
         for step in &report.steps {
             info!(
                 event = "migration.applied",
