@@ -97,6 +97,16 @@ migrated_backup() { # $1: the level, or empty for migrated's default
 pg_dump_gzip() { pg_dump -d "$DB_URL" | gzip -6 >"$OUT"; }
 pg_dump_fc() { pg_dump -Fc -d "$DB_URL" -f "$OUT"; }
 pg_dump_fd() { pg_dump -Fd -j "$JOBS" -d "$DB_URL" -f "$OUT"; }
+# The floor of any backup: every table's `COPY ... TO STDOUT` into /dev/null, JOBS at once,
+# largest first (no compression, no file). On a 2-core machine the server's COPY and the
+# client's compression share the cores, so no backup gets close to it.
+copy_floor() {
+    psql -X -At -d "$DB_URL" -c "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY pg_table_size(c.oid) DESC" |
+        xargs -P "$JOBS" -I{} psql -X -q -d "$DB_URL" -o /dev/null -c "COPY {} TO STDOUT"
+    : >"$OUT"
+}
 
 echo "backups ($RUNS runs each):" >&2
 OUT=$WORK/migrated.sql.gz measure "migrated db backup" migrated_backup "${LEVEL:-}"
@@ -104,6 +114,7 @@ OUT=$WORK/migrated2.sql.gz measure "migrated db backup (level 2)" migrated_backu
 OUT=$WORK/plain.sql.gz measure "pg_dump | gzip -6" pg_dump_gzip
 OUT=$WORK/custom.dump measure "pg_dump -Fc" pg_dump_fc
 OUT=$WORK/dir.dump measure "pg_dump -Fd -j$JOBS" pg_dump_fd
+OUT=$WORK/floor measure "COPY floor (-j$JOBS, /dev/null)" copy_floor
 
 # Restores into a fresh database each run (creation not timed).
 restore_runs() {
@@ -131,7 +142,7 @@ restore_runs "pg_restore -j$JOBS (from -Fc)" pg_restore_j
 
 printf '\n%-32s %10s %12s %12s\n' "backup" "time (s)" "size (MB)" "MB/s (db)"
 for name in "migrated db backup" "migrated db backup (level 2)" "pg_dump | gzip -6" "pg_dump -Fc" \
-    "pg_dump -Fd -j$JOBS"; do
+    "pg_dump -Fd -j$JOBS" "COPY floor (-j$JOBS, /dev/null)"; do
     printf '%-32s %10s %12s %12s\n' "$name" "${TIMES[$name]}" "$(mb "${SIZES[$name]}")" \
         "$(awk -v s="$DB_SIZE" -v t="${TIMES[$name]}" 'BEGIN {printf "%.0f", s / 1048576 / t}')"
 done
@@ -142,10 +153,11 @@ done
 awk -v m="${TIMES["migrated db backup"]}" -v c="${TIMES["pg_dump -Fc"]}" \
     -v ms="${SIZES["migrated db backup"]}" -v cs="${SIZES["pg_dump -Fc"]}" \
     -v m6="${TIMES["migrated db backup (level 2)"]}" -v ms6="${SIZES["migrated db backup (level 2)"]}" \
-    -v r="${TIMES["migrated db restore"]}" -v pr="${TIMES["pg_restore -j$JOBS (from -Fc)"]}" \
+    -v f="${TIMES["COPY floor (-j$JOBS, /dev/null)"]}" -v r="${TIMES["migrated db restore"]}" -v pr="${TIMES["pg_restore -j$JOBS (from -Fc)"]}" \
     'BEGIN {
         printf "\nbackup throughput vs pg_dump -Fc: %.2fx (target >= 2x); size: %.2fx (target <= 1.1x)\n", c / m, ms / cs
         printf "  at level 2: %.2fx; size: %.2fx\n", c / m6, ms6 / cs
+        printf "  the COPY floor alone is %.2fx pg_dump -Fc; migrated takes %.2fx the floor\n", c / f, m / f
         printf "restore time vs pg_restore -j: %.2fx (target <= 1x)\n", r / pr
     }'
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

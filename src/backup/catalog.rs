@@ -26,7 +26,7 @@ pub struct DataTable {
     /// Stored columns in attribute order; generated columns are left out (the server
     /// recomputes them).
     pub columns: Vec<String>,
-    /// On-disk size, for scheduling the largest tables first.
+    /// On-disk size (TOAST included), for scheduling the largest tables first.
     pub size_bytes: i64,
     /// Heap blocks, for splitting a large table into block ranges.
     pub pages: i64,
@@ -45,13 +45,15 @@ pub struct SequenceValue {
 }
 
 /// Ordinary tables (partitions included, partitioned parents hold no rows) outside the
-/// system schemas, not owned by an extension, not the shadow's bookkeeping tables.
+/// system schemas, not owned by an extension, not the shadow's bookkeeping tables; the
+/// largest first (then by name), which is the file order: a parallel restore starts the
+/// longest load (and the index builds that wait for it) first, as pg_restore does.
 pub async fn data_tables(conn: &mut PgConnection) -> anyhow::Result<Vec<DataTable>> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text,
                 coalesce(array_agg(a.attname::text ORDER BY a.attnum)
                          FILTER (WHERE a.attnum IS NOT NULL), '{{}}'),
-                coalesce(pg_relation_size(c.oid), 0)::int8,
+                coalesce(pg_table_size(c.oid), 0)::int8,
                 coalesce(pg_relation_size(c.oid)
                          / current_setting('block_size')::int8, 0)::int8
            FROM pg_class c
@@ -63,7 +65,7 @@ pub async fn data_tables(conn: &mut PgConnection) -> anyhow::Result<Vec<DataTabl
                              WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                                AND d.deptype = 'e')
           GROUP BY n.nspname, c.relname, c.oid
-          ORDER BY 1, 2"
+          ORDER BY 4 DESC, 1, 2"
     );
     let rows: Vec<(String, String, Vec<String>, i64, i64)> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql))

@@ -3,7 +3,7 @@
 //! `\.`, one gzip member per piece, compressed on a blocking thread per worker.
 //!
 //! Workers take the largest remaining piece first (to finish together); the file order is
-//! decided elsewhere (by name), so it never depends on which worker was faster. A COPY stream
+//! decided elsewhere (by size in the catalog, then name), so it never depends on which worker was faster. A COPY stream
 //! is always read to its end: on an error the connection is dropped, never reused.
 
 use std::collections::VecDeque;

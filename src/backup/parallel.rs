@@ -1,6 +1,7 @@
 //! Parallel restore into an EMPTY database (`jobs` > 1, no `--clean`): the statements before
 //! the first COPY (pre-data) run in one transaction; the COPY blocks are fed to `jobs`
-//! connections at once, each block (a table, or a piece of a large one) its own transaction;
+//! connections at once, each block (a table, or a piece of a large one) its own transaction,
+//! the pieces of one table on one connection;
 //! the statements after them (post-data: keys, indexes, constraints, sequence values) run
 //! in file order on one connection once every COPY has finished, except index builds, which
 //! `jobs` more connections run as soon as their own table is loaded (`post_data`).
@@ -49,6 +50,8 @@ struct Parallel<'a> {
     /// `SET` / `set_config` statements seen so far, replayed on every worker connection.
     session: Vec<String>,
     workers: Vec<Worker>,
+    /// The table of the last COPY block and the worker it went to.
+    last_copy: Option<(String, usize)>,
     in_transaction: bool,
     /// Whether a COPY was seen (index builds before it are pre-data, run in order).
     after_data: bool,
@@ -73,6 +76,7 @@ pub(crate) async fn execute(
         main,
         session: Vec::new(),
         workers: Vec::new(),
+        last_copy: None,
         in_transaction: false,
         after_data: false,
         loading: Arc::new(Loading::default()),
@@ -179,13 +183,19 @@ impl Parallel<'_> {
                 self.workers.push(Worker { tx, handle });
             }
         }
-        // The least busy worker takes the table.
+        // The next piece of the table just sent goes to the same worker: two connections
+        // loading one table contend for its relation extension lock (5 pieces of a 260 MB
+        // table over 2 connections: restore 2.92 s against 2.75 s by table, PostgreSQL 15).
+        // Any other table goes to the least busy worker.
         let table = copy_target(&sql).unwrap_or_default();
-        let worker = self
-            .workers
-            .iter()
-            .max_by_key(|w| w.tx.capacity())
-            .context("BUG: no restore worker")?;
+        let index = match &self.last_copy {
+            Some((last, index)) if *last == table => *index,
+            _ => (0..self.workers.len())
+                .max_by_key(|&i| self.workers[i].tx.capacity())
+                .context("BUG: no restore worker")?,
+        };
+        self.last_copy = Some((table.clone(), index));
+        let worker = &self.workers[index];
         let gone = || anyhow::anyhow!("a restore worker stopped");
         self.loading.start(&table);
         worker
@@ -224,6 +234,7 @@ impl Parallel<'_> {
 
     /// Waits for every COPY in flight; the first worker error wins.
     async fn join_workers(&mut self) -> anyhow::Result<()> {
+        self.last_copy = None;
         let mut first = None;
         for worker in self.workers.drain(..) {
             drop(worker.tx);
