@@ -3,7 +3,8 @@
 # column is visible to another connection is measured (median and p95 over 20 edits), on
 # synthetic model sets of 10, 100 and 1000 tables. Side by side, in the same run: the same
 # edit done with Alembic (`revision --autogenerate` + `upgrade head`) on the same schema
-# written as SQLAlchemy models. Then the idle daemon's RSS and CPU over 60 s.
+# written as SQLAlchemy models. After the edits, the idle daemon's RSS and CPU over 60 s, at
+# every size.
 #
 # Needs: a PostgreSQL (DATABASE_URL pointing at a server where databases may be created, default
 # postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable), python3 with venv.
@@ -97,7 +98,7 @@ bench_migrated() {
     sleep 0.3
   done > "$p/lat.txt"
   echo "migrated watch  ${n} tables ($edit edit): $(stats < "$p/lat.txt")"
-  if [ "$n" = "${sizes[0]}" ]; then idle "$daemon_pid"; fi
+  idle "$daemon_pid"
   kill -TERM "$daemon_pid"; wait "$daemon_pid" || true; daemon_pid=
   psql "$admin" -Xqc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP DATABASE IF EXISTS ${db}_shadow WITH (FORCE)" -c "DROP DATABASE IF EXISTS ${db}_shadow_head WITH (FORCE)"
 }

@@ -10,6 +10,7 @@
 
 pub mod daemon;
 pub mod files;
+mod memory;
 pub mod signals;
 
 use std::path::PathBuf;
@@ -115,6 +116,7 @@ pub async fn run<P: Passes>(
         pending.models = true;
         pending.migrations = true;
     }
+    memory::release_free_memory();
     loop {
         let next = if pending.has_work() {
             match tokio::time::timeout(backoff, rx.recv()).await {
@@ -162,6 +164,8 @@ pub async fn run<P: Passes>(
         } else {
             backoff = RETRY_MIN;
         }
+        // The pass is over (its change is in the dev database): idle until the next save.
+        memory::release_free_memory();
     }
 }
 
