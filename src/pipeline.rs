@@ -55,16 +55,20 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
     let models = models::load(&Origin::from_config(config, cwd)).await?;
     let loaded_ms = clock.elapsed().as_millis();
     let files = head::committed(&config.migrations_dir)?;
-    // The two shadows are separate databases: brought forward at once.
-    let (loaded, replayed) = tokio::try_join!(
-        desired::update(&shadows.desired, &models),
-        head::update(&shadows.head, &files),
-    )?;
-    let shadows_ms = clock.elapsed().as_millis();
     let head_key = cache::key(&files);
-    let (head, desired) = tokio::try_join!(
-        head_snapshot(&shadows.head, &head_key, shadows.long_lived),
-        cached_snapshot(&shadows.desired, cache::DESIRED, shadows.long_lived)
+    // The two shadows are separate databases: each brought forward and read on its own.
+    let ((loaded, desired, desired_ms), (replayed, head, head_ms)) = tokio::try_join!(
+        async {
+            let loaded = desired::update(&shadows.desired, &models).await?;
+            let snapshot =
+                cached_snapshot(&shadows.desired, cache::DESIRED, shadows.long_lived).await?;
+            anyhow::Ok((loaded, snapshot, clock.elapsed().as_millis()))
+        },
+        async {
+            let replayed = head::update(&shadows.head, &files).await?;
+            let snapshot = head_snapshot(&shadows.head, &head_key, shadows.long_lived).await?;
+            anyhow::Ok((replayed, snapshot, clock.elapsed().as_millis()))
+        },
     )?;
     let introspect_ms = clock.elapsed().as_millis();
     let plan = diff(&head.schema, &desired.schema, &models.hints)?;
@@ -75,7 +79,8 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
         head_rebuilt = replayed.rebuilt,
         head_applied = replayed.applied,
         loaded_ms,
-        shadows_ms,
+        desired_ms,
+        head_ms,
         introspect_ms,
         diff_ms = clock.elapsed().as_millis(),
         "planned (cumulative times)"
@@ -88,10 +93,10 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
     })
 }
 
-/// The head shadow's schema: from its cache when it holds exactly this state (a predicted
-/// entry as is, or in a `long_lived` process settled: read incrementally from it and stored
-/// as this state's), else read (incrementally from its newest cached snapshot) and cached.
-/// A `long_lived` process keeps it in memory as well.
+/// The head shadow's schema: from its cache when it holds exactly this state, else read
+/// (incrementally from its newest cached snapshot) and cached. A predicted entry is settled
+/// first: read incrementally from it and stored as this state's. A `long_lived` process
+/// keeps the snapshot in memory; any other reads an exact entry again (`reread`).
 async fn head_snapshot(shadow: &Shadow, key: &str, long_lived: bool) -> anyhow::Result<Snapshot> {
     if long_lived && let Some(memo) = shadow.memo_take() {
         let hit = (memo.key == key).then(|| memo.snapshot.clone());
@@ -101,34 +106,54 @@ async fn head_snapshot(shadow: &Shadow, key: &str, long_lived: bool) -> anyhow::
         }
     }
     let mut conn = shadow.connect().await?;
-    let cached = match cache::load(&mut conn, key).await {
-        Some(snapshot) => Some(snapshot),
-        None => match cache::load(&mut conn, &cache::predicted(key)).await {
-            Some(predicted) if long_lived => {
-                let (snapshot, read) = snapshot::since(&mut conn, &predicted)
-                    .await
-                    .with_context(|| format!("reading the schema of {}", shadow.name))?;
-                tracing::debug!(shadow = %shadow.name, ?read, "predicted head snapshot settled");
-                cache::store(&mut conn, key, &snapshot).await;
-                Some(snapshot)
-            }
-            predicted => predicted,
-        },
-    };
-    let snapshot = match cached {
-        Some(snapshot) => {
-            if long_lived {
-                shadow.memo_put(Memo {
-                    key: key.to_owned(),
-                    snapshot: snapshot.clone(),
-                    unsaved: false,
-                });
-            }
-            snapshot
+    let snapshot = if let Some(exact) = cache::load(&mut conn, key).await {
+        if long_lived {
+            exact
+        } else {
+            // A process that plans once: the read costs little beside the desired shadow's
+            // update and read, which run meanwhile, and leaves this connection with the
+            // catalog queries planned, which verification runs on it after the up script
+            // (cold, their planning was a third of verification: 25 ms at 100 tables). It
+            // also catches a head shadow changed since its entry was stored.
+            reread(&mut conn, shadow, &exact, "cached head snapshot confirmed").await?
         }
-        None => read_and_cache(&mut conn, shadow, key, long_lived).await?,
+    } else if let Some(predicted) = cache::load(&mut conn, &cache::predicted(key)).await {
+        let snapshot = reread(
+            &mut conn,
+            shadow,
+            &predicted,
+            "predicted head snapshot settled",
+        )
+        .await?;
+        cache::store(&mut conn, key, &snapshot).await;
+        snapshot
+    } else {
+        let snapshot = read_and_cache(&mut conn, shadow, key, long_lived).await?;
+        shadow.release(conn);
+        return Ok(snapshot);
     };
+    if long_lived {
+        shadow.memo_put(Memo {
+            key: key.to_owned(),
+            snapshot: snapshot.clone(),
+            unsaved: false,
+        });
+    }
     shadow.release(conn);
+    Ok(snapshot)
+}
+
+/// The shadow's schema now, read incrementally from `base`.
+async fn reread(
+    conn: &mut PgConnection,
+    shadow: &Shadow,
+    base: &Snapshot,
+    what: &str,
+) -> anyhow::Result<Snapshot> {
+    let (snapshot, read) = snapshot::since(conn, base)
+        .await
+        .with_context(|| format!("reading the schema of {}", shadow.name))?;
+    tracing::debug!(shadow = %shadow.name, ?read, "{what}");
     Ok(snapshot)
 }
 
