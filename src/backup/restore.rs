@@ -13,8 +13,8 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use flate2::read::MultiGzDecoder;
-use sqlx::PgConnection;
 use sqlx::postgres::PgDatabaseError;
+use sqlx::{Connection as _, PgConnection};
 use tokio::sync::mpsc;
 
 use super::clean;
@@ -89,11 +89,13 @@ pub async fn restore(
     let Err(e) = outcome else {
         return outcome;
     };
-    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
-    drop(conn);
     let undone = if parallel {
+        // Closing the leader ends whatever transaction it holds (a ROLLBACK outside one
+        // would only warn); undoing waits for its locks.
+        let _ = conn.close().await;
         undo_parallel(url).await
     } else {
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
         "nothing was changed in the target database".to_owned()
     };
     Err(e.context(format!("restoring {} failed; {undone}", file.display())))
