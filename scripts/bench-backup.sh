@@ -11,7 +11,7 @@
 #                       a second row always shows level 2 (about 2.5x less compression work)
 #   MIGRATED            the binary [default: target/release/migrated, built if missing]
 #
-# The database `bench_backup` and its restore targets `bench_backup_r*` are dropped at the end.
+# The database `bench_backup` and the restore target `bench_backup_r` are dropped at the end.
 set -euo pipefail
 
 ADMIN_URL=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -29,7 +29,7 @@ url_for() { # the admin URL with another database name
 DB_URL=$(url_for "$DB")
 
 cleanup() {
-    for d in "$DB" "${DB}_r1" "${DB}_r2" "${DB}_r3"; do
+    for d in "$DB" "${DB}_r"; do
         psql -X -q -d "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true
     done
     rm -rf "$WORK"
@@ -73,6 +73,13 @@ SQL
 DB_SIZE=$(psql -X -At -d "$DB_URL" -c "SELECT pg_database_size(current_database())")
 echo "database: $(mb "$DB_SIZE") MB, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
+# Before each timed run: the writes of earlier runs flushed (a checkpoint, then the page
+# cache), so that no run pays for the one before it.
+settle() {
+    psql -X -q -d "$ADMIN_URL" -c "CHECKPOINT" >/dev/null 2>&1 || true
+    sync
+}
+
 declare -A TIMES SIZES
 
 # Runs `$2...` RUNS times, recording the median time under name $1 and the size of $OUT.
@@ -81,6 +88,7 @@ measure() {
     local times=()
     for _ in $(seq "$RUNS"); do
         rm -rf "$OUT"
+        settle
         local t0; t0=$(now)
         "$@"
         times+=("$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.3f", b - a}')")
@@ -116,29 +124,32 @@ OUT=$WORK/custom.dump measure "pg_dump -Fc" pg_dump_fc
 OUT=$WORK/dir.dump measure "pg_dump -Fd -j$JOBS" pg_dump_fd
 OUT=$WORK/floor measure "COPY floor (-j$JOBS, /dev/null)" copy_floor
 
-# Restores into a fresh database each run (creation not timed).
-restore_runs() {
-    local name=$1; shift
-    local times=() i=0
-    for _ in $(seq "$RUNS"); do
-        i=$((i + 1))
-        fresh_db "${DB}_r$i"
-        local target; target=$(url_for "${DB}_r$i")
-        local t0; t0=$(now)
-        "$@" "$target"
-        times+=("$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.3f", b - a}')")
-    done
-    TIMES[$name]=$(printf '%s\n' "${times[@]}" | median)
-    echo "  $name: ${times[*]} s" >&2
-}
 migrated_restore() { DATABASE_URL=$1 "$MIGRATED" db restore "$WORK/migrated.sql.gz" >/dev/null; }
 psql_restore() { gunzip -c "$WORK/plain.sql.gz" | psql -X -q -v ON_ERROR_STOP=1 -d "$1" >/dev/null; }
 pg_restore_j() { pg_restore -j "$JOBS" -d "$1" "$WORK/custom.dump"; }
+RESTORES=("migrated db restore" "gunzip -c | psql" "pg_restore -j$JOBS (from -Fc)")
+declare -A RESTORE_FN=(["${RESTORES[0]}"]=migrated_restore ["${RESTORES[1]}"]=psql_restore
+    ["${RESTORES[2]}"]=pg_restore_j)
 
-echo "restores ($RUNS runs each):" >&2
-restore_runs "migrated db restore" migrated_restore
-restore_runs "gunzip -c | psql" psql_restore
-restore_runs "pg_restore -j$JOBS (from -Fc)" pg_restore_j
+# Restores into a fresh database each run (creation not timed), the tools taking turns in
+# every round so that a slow spell of the machine hits them alike. Each target is dropped
+# right after its run: left in place, its autovacuum ran during the next tool's restore.
+echo "restores ($RUNS rounds):" >&2
+declare -A RESTORE_TIMES
+for round in $(seq "$RUNS"); do
+    for name in "${RESTORES[@]}"; do
+        fresh_db "${DB}_r"
+        settle
+        t0=$(now)
+        "${RESTORE_FN[$name]}" "$(url_for "${DB}_r")"
+        RESTORE_TIMES[$name]+="$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.3f", b - a}') "
+        psql -X -q -d "$ADMIN_URL" -c "DROP DATABASE ${DB}_r WITH (FORCE)" >/dev/null
+    done
+done
+for name in "${RESTORES[@]}"; do
+    TIMES[$name]=$(printf '%s\n' ${RESTORE_TIMES[$name]} | median)
+    echo "  $name: ${RESTORE_TIMES[$name]}s" >&2
+done
 
 printf '\n%-32s %10s %12s %12s\n' "backup" "time (s)" "size (MB)" "MB/s (db)"
 for name in "migrated db backup" "migrated db backup (level 2)" "pg_dump | gzip -6" "pg_dump -Fc" \

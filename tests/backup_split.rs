@@ -102,6 +102,10 @@ async fn backup_split_table_restores_identically_with_psql_and_restore() {
             .count(),
         parts
     );
+    // Laid out for a restore on backup.jobs (2) connections: the other tables' data comes
+    // before the second piece of accounts, so that both connections have work at once.
+    let second = text.find("-- Data for public.accounts (part 2 ").unwrap();
+    assert!(text[..second].contains("-- Data for public.transfers"));
     let rows = p.db.scalar_i64("SELECT count(*) FROM ONLY accounts").await;
     assert!(
         text.contains(&format!("--   public.accounts {rows}\n")),

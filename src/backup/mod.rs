@@ -15,7 +15,7 @@ use anyhow::{Context as _, bail};
 use chrono::Utc;
 use tracing::{info, warn};
 
-use crate::config::{Config, DatabaseUrl};
+use crate::config::{BackupConfig, Config, DatabaseUrl};
 use crate::core::render::{qualified, quote_literal};
 
 pub mod catalog;
@@ -80,7 +80,7 @@ pub async fn backup(
     #[allow(clippy::disallowed_methods)] // the I/O edge of a backup: its file name's time
     let now = Utc::now();
     let started = (SystemTime::now(), Instant::now());
-    let mut snap = capture(url, request.allow_incomplete, config.backup.split_mb).await?;
+    let mut snap = capture(url, request.allow_incomplete, &config.backup).await?;
     let database = snap.leader.info.database.clone();
     let path = match &request.output {
         Some(path) => path.clone(),
@@ -144,15 +144,17 @@ struct Captured {
 async fn capture(
     url: &DatabaseUrl,
     allow_incomplete: bool,
-    split_mb: u32,
+    settings: &BackupConfig,
 ) -> anyhow::Result<Captured> {
     let mut leader = snapshot::begin(url.expose()).await?;
     let tables = catalog::data_tables(&mut leader.conn).await?;
     let pieces = pieces::plan(
         &tables,
-        split_mb.saturating_mul(128), // 8 KiB blocks per MiB
+        settings.split_mb.saturating_mul(128), // 8 KiB blocks per MiB
         leader.info.server_version_num,
     );
+    // Laid out for a restore with as many connections as this backup has.
+    let pieces = pieces::interleave(pieces, &tables, settings.jobs);
     let schema = schema::schema_ddl(&mut leader, &tables).await?;
     let mut incomplete = schema.unsupported.clone();
     incomplete.extend(catalog::uncaptured_contents(&mut leader.conn).await?);

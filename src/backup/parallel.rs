@@ -1,7 +1,8 @@
 //! Parallel restore into an EMPTY database (`jobs` > 1, no `--clean`): the statements before
 //! the first COPY (pre-data) run in one transaction; the COPY blocks are fed to `jobs`
 //! connections at once, each block (a table, or a piece of a large one) its own transaction,
-//! the pieces of one table on one connection;
+//! the pieces of one table on one connection (a backup interleaves the pieces of its
+//! largest tables, so that every connection has work from the start: `pieces::interleave`);
 //! the statements after them (post-data: keys, indexes, constraints, sequence values) run
 //! in file order on one connection once every COPY has finished, except index builds, which
 //! `jobs` more connections run as soon as their own table is loaded (`post_data`).
@@ -11,6 +12,7 @@
 //! process killed mid-way leaves a partly restored database (the single-transaction restore
 //! is used whenever the target is not empty, i.e. with `--clean`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
@@ -50,8 +52,8 @@ struct Parallel<'a> {
     /// `SET` / `set_config` statements seen so far, replayed on every worker connection.
     session: Vec<String>,
     workers: Vec<Worker>,
-    /// The table of the last COPY block and the worker it went to.
-    last_copy: Option<(String, usize)>,
+    /// The worker that loads each table seen so far.
+    lanes: HashMap<String, usize>,
     in_transaction: bool,
     /// Whether a COPY was seen (index builds before it are pre-data, run in order).
     after_data: bool,
@@ -76,7 +78,7 @@ pub(crate) async fn execute(
         main,
         session: Vec::new(),
         workers: Vec::new(),
-        last_copy: None,
+        lanes: HashMap::new(),
         in_transaction: false,
         after_data: false,
         loading: Arc::new(Loading::default()),
@@ -183,18 +185,21 @@ impl Parallel<'_> {
                 self.workers.push(Worker { tx, handle });
             }
         }
-        // The next piece of the table just sent goes to the same worker: two connections
+        // The pieces of a table go to the worker that has its first: two connections
         // loading one table contend for its relation extension lock (5 pieces of a 260 MB
         // table over 2 connections: restore 2.92 s against 2.75 s by table, PostgreSQL 15).
-        // Any other table goes to the least busy worker.
+        // Unless that worker has work queued while another has none: an idle connection
+        // costs more than the contention. A new table goes to the least busy worker.
         let table = copy_target(&sql).unwrap_or_default();
-        let index = match &self.last_copy {
-            Some((last, index)) if *last == table => *index,
-            _ => (0..self.workers.len())
-                .max_by_key(|&i| self.workers[i].tx.capacity())
-                .context("BUG: no restore worker")?,
+        let idle = |w: &Worker| w.tx.capacity() == w.tx.max_capacity();
+        let least_busy = (0..self.workers.len())
+            .max_by_key(|&i| self.workers[i].tx.capacity())
+            .context("BUG: no restore worker")?;
+        let index = match self.lanes.get(&table) {
+            Some(&index) if idle(&self.workers[index]) || !idle(&self.workers[least_busy]) => index,
+            _ => least_busy,
         };
-        self.last_copy = Some((table.clone(), index));
+        self.lanes.insert(table.clone(), index);
         let worker = &self.workers[index];
         let gone = || anyhow::anyhow!("a restore worker stopped");
         self.loading.start(&table);
@@ -234,7 +239,7 @@ impl Parallel<'_> {
 
     /// Waits for every COPY in flight; the first worker error wins.
     async fn join_workers(&mut self) -> anyhow::Result<()> {
-        self.last_copy = None;
+        self.lanes.clear();
         let mut first = None;
         for worker in self.workers.drain(..) {
             drop(worker.tx);

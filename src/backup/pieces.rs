@@ -60,6 +60,39 @@ pub fn plan(tables: &[DataTable], split_pages: u32, server_version_num: i32) -> 
     out
 }
 
+/// The pieces in file order for a restore with `lanes` connections: each table goes to the
+/// lane with the least data so far (largest tables first, as `pieces` has them), and the
+/// lanes' pieces are interleaved by size, the least advanced lane next. A restore reading
+/// the file in order and loading all pieces of a table on one connection then has work
+/// for every connection at once, instead of one loading the largest table while the others
+/// wait for the reader to get past it (5 pieces of a 260 MB table first: the second of 2
+/// connections idled 0.9 s of a 2.9 s restore).
+pub fn interleave(pieces: Vec<Piece>, tables: &[DataTable], lanes: usize) -> Vec<Piece> {
+    let lanes = lanes.max(1);
+    let mut assigned: Vec<Option<usize>> = vec![None; tables.len()];
+    let mut load = vec![0_i64; lanes];
+    let mut queues: Vec<std::collections::VecDeque<Piece>> = vec![Default::default(); lanes];
+    for piece in pieces {
+        let lane = *assigned[piece.table].get_or_insert_with(|| {
+            let lane = (0..lanes).min_by_key(|&l| load[l]).unwrap_or(0);
+            load[lane] += tables[piece.table].size_bytes.max(1);
+            lane
+        });
+        queues[lane].push_back(piece);
+    }
+    let mut emitted = vec![0_i64; lanes];
+    let mut out = Vec::with_capacity(queues.iter().map(|q| q.len()).sum());
+    while let Some(lane) = (0..lanes)
+        .filter(|&l| !queues[l].is_empty())
+        .min_by_key(|&l| emitted[l])
+    {
+        let piece = queues[lane].pop_front().expect("BUG: chosen lane is empty");
+        emitted[lane] += piece.size(tables).max(1);
+        out.push(piece);
+    }
+    out
+}
+
 /// The first block of piece `i` of `parts` (even shares of `pages`).
 fn boundary(pages: u32, i: usize, parts: usize) -> u32 {
     let at = u64::from(pages) * i as u64 / parts as u64;
@@ -149,6 +182,43 @@ mod tests {
                 (1, None, 1, 1),
             ]
         );
+    }
+
+    #[test]
+    fn interleave_gives_every_lane_work_from_the_start_and_keeps_parts_in_order() {
+        // big: 4 pieces of 10 pages; mid: 2 of 10; small and tiny whole.
+        let tables = [
+            table("big", 40, &["a"]),
+            table("mid", 20, &["a"]),
+            table("small", 8, &["a"]),
+            table("tiny", 1, &["a"]),
+        ];
+        let order = |lanes| {
+            interleave(plan(&tables, 10, 150_000), &tables, lanes)
+                .iter()
+                .map(|p| (tables[p.table].name.as_str(), p.part))
+                .collect::<Vec<_>>()
+        };
+        // Lanes: big | mid, small, tiny (28 pages against 40).
+        assert_eq!(
+            order(2),
+            vec![
+                ("big", 1),
+                ("mid", 1),
+                ("big", 2),
+                ("mid", 2),
+                ("big", 3),
+                ("small", 1),
+                ("tiny", 1),
+                ("big", 4),
+            ]
+        );
+        let plain: Vec<_> = plan(&tables, 10, 150_000)
+            .iter()
+            .map(|p| (tables[p.table].name.as_str(), p.part))
+            .collect();
+        assert_eq!(order(1), plain);
+        assert_eq!(order(0), plain);
     }
 
     #[test]
