@@ -8,6 +8,8 @@
 //! bound, so a row is in exactly one piece even if the table grew since it was measured
 //! (rows added later are outside the snapshot anyway).
 
+use std::collections::VecDeque;
+
 use super::catalog::DataTable;
 use crate::core::render::{qualified, quote_ident};
 
@@ -71,7 +73,7 @@ pub fn interleave(pieces: Vec<Piece>, tables: &[DataTable], lanes: usize) -> Vec
     let lanes = lanes.max(1);
     let mut assigned: Vec<Option<usize>> = vec![None; tables.len()];
     let mut load = vec![0_i64; lanes];
-    let mut queues: Vec<std::collections::VecDeque<Piece>> = vec![Default::default(); lanes];
+    let mut queues: Vec<VecDeque<Piece>> = vec![VecDeque::new(); lanes];
     for piece in pieces {
         let lane = *assigned[piece.table].get_or_insert_with(|| {
             let lane = (0..lanes).min_by_key(|&l| load[l]).unwrap_or(0);
@@ -81,7 +83,7 @@ pub fn interleave(pieces: Vec<Piece>, tables: &[DataTable], lanes: usize) -> Vec
         queues[lane].push_back(piece);
     }
     let mut emitted = vec![0_i64; lanes];
-    let mut out = Vec::with_capacity(queues.iter().map(|q| q.len()).sum());
+    let mut out = Vec::with_capacity(queues.iter().map(VecDeque::len).sum());
     while let Some(lane) = (0..lanes)
         .filter(|&l| !queues[l].is_empty())
         .min_by_key(|&l| emitted[l])
