@@ -117,6 +117,7 @@ measure() {
     if [ "$k" -eq 0 ]; then first=$(( $(now_ms) - start )); else times+=($(( $(now_ms) - start ))); fi
   done
   med="$(median "${times[@]}")"
+  echo "  $tool at $n tables: first $first, then ${times[*]} ms" >&2
 }
 
 # migrated generate: run K has K+1 extra columns; the models are written before the clock.
