@@ -13,8 +13,8 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use flate2::read::MultiGzDecoder;
+use sqlx::PgConnection;
 use sqlx::postgres::PgDatabaseError;
-use sqlx::{Connection as _, PgConnection};
 use tokio::sync::mpsc;
 
 use super::clean;
@@ -90,9 +90,9 @@ pub async fn restore(
         return outcome;
     };
     let undone = if parallel {
-        // Closing the leader ends whatever transaction it holds (a ROLLBACK outside one
-        // would only warn); undoing waits for its locks.
-        let _ = conn.close().await;
+        // Dropping the leader's socket ends whatever transaction it holds (a ROLLBACK
+        // outside one would only warn); undoing waits for its locks.
+        drop(conn);
         undo_parallel(url).await
     } else {
         let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
