@@ -41,6 +41,7 @@ if [[ ! -x $MIGRATED ]]; then
 fi
 
 now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.3f", b - a}'; } # seconds since $1
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 size_of() { du -sb "$1" | cut -f1; }
 mb() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
@@ -91,7 +92,7 @@ measure() {
         settle
         local t0; t0=$(now)
         "$@"
-        times+=("$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.3f", b - a}')")
+        times+=("$(since "$t0")")
     done
     TIMES[$name]=$(printf '%s\n' "${times[@]}" | median)
     SIZES[$name]=$(size_of "$OUT")
@@ -142,7 +143,7 @@ for round in $(seq "$RUNS"); do
         settle
         t0=$(now)
         "${RESTORE_FN[$name]}" "$(url_for "${DB}_r")"
-        RESTORE_TIMES[$name]+="$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.3f", b - a}') "
+        RESTORE_TIMES[$name]+="$(since "$t0") "
         psql -X -q -d "$ADMIN_URL" -c "DROP DATABASE ${DB}_r WITH (FORCE)" >/dev/null
     done
 done

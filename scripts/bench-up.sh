@@ -49,11 +49,6 @@ for i in $(seq 1 50); do
 done
 cat "$work"/migrations/*.up.sql >"$work/all.sql"
 : >"$work/empty.sql"
-cat >"$work/reset.sh" <<SH
-#!/bin/sh
-psql -X -q "$url" -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public' >/dev/null 2>&1
-SH
-chmod +x "$work/reset.sh"
 
 cd "$work"
 export DATABASE_URL="$url"
@@ -63,36 +58,44 @@ p_all="psql -X -q -v ON_ERROR_STOP=1 -1 -f all.sql $url"
 p_empty="psql -X -q -v ON_ERROR_STOP=1 -1 -f empty.sql $url"
 
 declare -A median
-# measure NAME PREPARE COMMAND: median wall time in ms of COMMAND, PREPARE run before each.
+# median_ms TIMES_US...: their median, in ms with one decimal.
+median_ms() { printf '%s\n' "$@" | sort -n | python3 -c 'import sys; v=[int(x) for x in sys.stdin]; print("%.1f" % (v[len(v)//2]/1000))'; }
+
+# measure NAME COMMAND: median wall time in ms of COMMAND.
 measure() {
-  local name="$1" prepare="$2" cmd="$3"
+  local name="$1" cmd="$2"
   if command -v hyperfine >/dev/null; then
-    local args=(-N --style none --warmup 3 --runs "$runs" --export-json "$work/$name.json")
-    [ -n "$prepare" ] && args+=(--prepare "$prepare")
-    hyperfine "${args[@]}" "$cmd" >/dev/null
+    hyperfine -N --style none --warmup 3 --runs "$runs" --export-json "$work/$name.json" "$cmd" >/dev/null
     median[$name]="$(python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$work/$name.json")"
   else
     local times=() i t0 t1
     for i in $(seq 1 $((runs + 3))); do
-      [ -n "$prepare" ] && $prepare
       t0=$(date +%s%N); $cmd >/dev/null 2>&1; t1=$(date +%s%N)
       [ "$i" -gt 3 ] && times+=($(( (t1 - t0) / 1000 )))
     done
-    median[$name]="$(printf '%s\n' "${times[@]}" | sort -n | python3 -c 'import sys; v=[int(x) for x in sys.stdin]; print("%.1f" % (v[len(v)//2]/1000))')"
+    median[$name]="$(median_ms "${times[@]}")"
   fi
 }
 
-# Sanity: each tool applies all 50 and records what it should.
-./reset.sh; $m_cmd >/dev/null 2>&1
+# Sanity: migrated applies all 50 to the new database and records what it should.
+$m_cmd >/dev/null 2>&1
 [ "$(psql -X -At "$url" -c 'SELECT count(*) FROM _sqlx_migrations')" = 50 ] || { echo "bench-up: migrated did not apply 50" >&2; exit 1; }
 
 # no-op: state at head for migrated and sqlx (they share the table, so each reads the same 50 rows).
-measure m_noop "" "$m_cmd"
-measure s_noop "" "$s_cmd"
-measure p_noop "" "$p_empty"
+measure m_noop "$m_cmd"
+measure s_noop "$s_cmd"
+measure p_noop "$p_empty"
 # 50 pending: each run in a new, empty database (created and dropped untimed: dropping the
 # schema between runs bloats the catalogs run after run, which made medians drift by 2x),
 # the three tools taking turns, so that whatever else the machine does falls on all three.
+# apply_all TOOL URL: the 50 migrations applied to URL by m(igrated), s(qlx-cli) or p(sql).
+apply_all() {
+  case $1 in
+    m) DATABASE_URL="$2" $bin up 2>/dev/null ;;
+    s) sqlx migrate run --source migrations --database-url "$2" ;;
+    p) psql -X -q -v ON_ERROR_STOP=1 -1 -f all.sql "$2" ;;
+  esac >/dev/null
+}
 measure_pending() {
   local i tool t0 t1 fresh
   declare -A times
@@ -104,11 +107,7 @@ measure_pending() {
       # One session first, untimed: the first backend of a new database builds its catalog
       # caches from scratch (tens of ms) for whichever tool would come first.
       psql -X -q "$furl" -c "SELECT 1" >/dev/null
-      case $tool in
-        m) t0=$(date +%s%N); DATABASE_URL="$furl" $bin up >/dev/null 2>&1; t1=$(date +%s%N) ;;
-        s) t0=$(date +%s%N); sqlx migrate run --source migrations --database-url "$furl" >/dev/null; t1=$(date +%s%N) ;;
-        p) t0=$(date +%s%N); psql -X -q -v ON_ERROR_STOP=1 -1 -f all.sql "$furl" >/dev/null; t1=$(date +%s%N) ;;
-      esac
+      t0=$(date +%s%N); apply_all "$tool" "$furl"; t1=$(date +%s%N)
       [ "$(psql -X -At "$furl" -c "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bench\_%'")" = 50 ] \
         || { echo "bench-up: $tool did not create the 50 tables" >&2; exit 1; }
       psql -X -q "$server" -c "DROP DATABASE \"$fresh\"" >/dev/null
@@ -116,7 +115,8 @@ measure_pending() {
     done
   done
   for tool in m s p; do
-    median[${tool}_50]="$(printf '%s\n' ${times[$tool]} | sort -n | python3 -c 'import sys; v=[int(x) for x in sys.stdin]; print("%.1f" % (v[len(v)//2]/1000))')"
+    # shellcheck disable=SC2086 # one word per time
+    median[${tool}_50]="$(median_ms ${times[$tool]})"
   done
 }
 measure_pending

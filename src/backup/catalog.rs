@@ -46,8 +46,9 @@ pub struct SequenceValue {
 
 /// Ordinary tables (partitions included, partitioned parents hold no rows) outside the
 /// system schemas, not owned by an extension, not the shadow's bookkeeping tables; the
-/// largest first (then by name), which is the file order: a parallel restore starts the
-/// longest load (and the index builds that wait for it) first, as pg_restore does.
+/// largest first (then by name): the order `pieces::interleave` deals them out to the
+/// restore's connections in, so the longest loads (and the index builds that wait for
+/// them) start first, as in pg_restore.
 pub async fn data_tables(conn: &mut PgConnection) -> anyhow::Result<Vec<DataTable>> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text,

@@ -3,8 +3,9 @@
 //! `\.`, one gzip member per piece, compressed on a blocking thread per worker.
 //!
 //! Workers take the largest remaining piece first (to finish together); the file order is
-//! decided elsewhere (by size in the catalog, then name), so it never depends on which worker was faster. A COPY stream
-//! is always read to its end: on an error the connection is dropped, never reused.
+//! decided elsewhere (`pieces::interleave`), so it never depends on which worker was faster.
+//! A COPY stream is always read to its end: on an error the connection is dropped, never
+//! reused.
 
 use std::collections::VecDeque;
 use std::fs::File;

@@ -116,8 +116,9 @@ pub async fn run<P: Passes>(
         pending.models = true;
         pending.migrations = true;
     }
-    memory::release_free_memory();
     loop {
+        // The last pass is over (its change is in the dev database): idle until the next save.
+        memory::release_free_memory();
         let next = if pending.has_work() {
             match tokio::time::timeout(backoff, rx.recv()).await {
                 Ok(msg) => msg,
@@ -164,8 +165,6 @@ pub async fn run<P: Passes>(
         } else {
             backoff = RETRY_MIN;
         }
-        // The pass is over (its change is in the dev database): idle until the next save.
-        memory::release_free_memory();
     }
 }
 
