@@ -400,3 +400,85 @@ async fn rich_schema_snapshot_survives_the_schema_cache_format() {
     assert_eq!(read, migrated::db::snapshot::Read::Relations(0));
     assert_same_schema(&again.schema, &schema, "incremental read");
 }
+
+/// Changes that keep every object's oid (comments rewritten, a referenced column renamed, a
+/// trigger disabled, index options set, a constraint validated, an identity altered) are seen
+/// by the incremental read, which re-reads only the tables they touch (plus the foreign key's
+/// holder, whose definition names the renamed column) and gives what a full read gives.
+#[tokio::test]
+async fn incremental_read_sees_changes_that_keep_oids() {
+    let (db, _) = rich_schema().await;
+    let mut conn = db.conn().await;
+    let base = migrated::db::snapshot::take(&mut conn).await.unwrap();
+    db.exec(
+        "COMMENT ON COLUMN app.users.email IS 'sign-in address';
+         COMMENT ON CONSTRAINT users_email_key ON app.users IS 'one per address';
+         COMMENT ON POLICY users_self ON app.users IS 'yourself only';
+         ALTER TABLE app.users RENAME COLUMN id TO user_id;
+         ALTER TABLE app.users DISABLE TRIGGER users_touch;
+         ALTER INDEX app.users_data_gin SET (fastupdate = off);
+         ALTER TABLE app.users VALIDATE CONSTRAINT users_score_check;
+         ALTER TABLE app.users ALTER COLUMN user_id SET INCREMENT BY 3;",
+    )
+    .await;
+    let (now, read) = migrated::db::snapshot::since(&mut conn, &base)
+        .await
+        .unwrap();
+    let full = introspect_db(&db).await;
+    assert_same_schema(&now.schema, &full, "incremental read after in-place changes");
+    assert_eq!(now.schema, full);
+    // users; orders (its foreign key names users' renamed key column); the views over
+    // either, whose definitions render the renamed column (active_users, user_orders,
+    // order_counts). Not the views over those views: their own columns did not change.
+    assert_eq!(read, migrated::db::snapshot::Read::Relations(5));
+    let fk = &now.schema.tables[&app("orders")].constraints["orders_user_fk"];
+    assert!(
+        fk.definition.contains("REFERENCES app.users(user_id)"),
+        "the foreign key renders the renamed column: {}",
+        fk.definition
+    );
+}
+
+/// A snapshot taken by a transaction that has written cannot tell that transaction's later
+/// writes from its earlier ones (they share its id): an incremental read in the same
+/// transaction reads everything, and still sees a second change to the same catalog row.
+#[tokio::test]
+async fn incremental_read_within_the_writing_transaction_reads_everything() {
+    let (db, _) = rich_schema().await;
+    let mut conn = db.conn().await;
+    exec_on(&mut conn, "BEGIN").await.unwrap();
+    exec_on(&mut conn, "COMMENT ON TABLE app.users IS 'first'")
+        .await
+        .unwrap();
+    let base = migrated::db::snapshot::take(&mut conn).await.unwrap();
+    exec_on(&mut conn, "COMMENT ON TABLE app.users IS 'second'")
+        .await
+        .unwrap();
+    let (now, read) = migrated::db::snapshot::since(&mut conn, &base)
+        .await
+        .unwrap();
+    assert_eq!(read, migrated::db::snapshot::Read::Full);
+    assert_eq!(
+        now.schema.tables[&app("users")].comment.as_deref(),
+        Some("second")
+    );
+    exec_on(&mut conn, "ROLLBACK").await.unwrap();
+    // After the rollback the snapshot's own writes are gone: read incrementally, the table
+    // that held them is read again (with the two views over it) and the comment is back to
+    // the committed one.
+    let (after, read) = migrated::db::snapshot::since(&mut conn, &base)
+        .await
+        .unwrap();
+    assert_eq!(read, migrated::db::snapshot::Read::Relations(3));
+    assert_eq!(
+        after.schema.tables[&app("users")].comment.as_deref(),
+        Some("people")
+    );
+}
+
+async fn exec_on(conn: &mut sqlx::PgConnection, sql: &str) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(conn)
+        .await
+        .map(drop)
+}

@@ -22,7 +22,7 @@ use crate::core::migration::MigrationSet;
 use crate::db::snapshot::Snapshot;
 
 /// Bump when the cached data's meaning changes (older entries then never match).
-const FORMAT: &str = "migrated schema cache v3";
+const FORMAT: &str = "migrated schema cache v4";
 
 /// The key of the desired shadow's one entry (always read incrementally).
 pub const DESIRED: &str = "desired";
