@@ -425,7 +425,11 @@ async fn incremental_read_sees_changes_that_keep_oids() {
         .await
         .unwrap();
     let full = introspect_db(&db).await;
-    assert_same_schema(&now.schema, &full, "incremental read after in-place changes");
+    assert_same_schema(
+        &now.schema,
+        &full,
+        "incremental read after in-place changes",
+    );
     assert_eq!(now.schema, full);
     // users; orders (its foreign key names users' renamed key column); the views over
     // either, whose definitions render the renamed column (active_users, user_orders,
