@@ -122,6 +122,14 @@ async fn try_store(conn: &mut PgConnection, key: &str, snapshot: &Snapshot) -> a
              key text NOT NULL UNIQUE, server text NOT NULL, schema bytea NOT NULL)",
         )
         .await?;
+        // lz4 stores an entry (1.3 MB at 1000 tables) in 2 ms where the default pglz took
+        // 15, on the critical path of every generate. PostgreSQL before 14, or built without
+        // lz4, refuses: the entries are then compressed the default way.
+        let _ = crate::shadow::execute(
+            conn,
+            "ALTER TABLE public._migrated_schema_cache ALTER COLUMN schema SET COMPRESSION lz4",
+        )
+        .await;
     }
     sqlx::query(
         "INSERT INTO public._migrated_schema_cache (key, server, schema) \
