@@ -235,9 +235,9 @@ async fn names(conn: &mut PgConnection) -> anyhow::Result<BTreeMap<String, Strin
 /// validity, which is hashed by value). Per relation, the count of those rows and the sum of
 /// a 64-bit hash of each row's catalog letter and `xmin` change whenever a row is added,
 /// removed or rewritten: a rewritten row takes the id of a later transaction. Hashing ids
-/// rather than rendering every column, as the first version of this query did, halves its
-/// cost. The rows of the transaction reading are the exception (two writes in it give one
-/// id): `since` never compares within one transaction.
+/// rather than rendering every column, as the first version of this query did, cut its
+/// server time at 1000 tables from 122 to 70 ms. The rows of the transaction reading are the
+/// exception (two writes in it give one id): `since` never compares within one transaction.
 async fn relations(conn: &mut PgConnection) -> anyhow::Result<BTreeMap<i64, Relation>> {
     let sql = format!(
         "-- relation digests: per table and view, its pg_class row (without statistics and
