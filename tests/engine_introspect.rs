@@ -486,3 +486,27 @@ async fn exec_on(conn: &mut sqlx::PgConnection, sql: &str) -> Result<(), sqlx::E
         .await
         .map(drop)
 }
+
+/// An enum value renamed writes no row of the tables and views that use it, yet changes how
+/// their defaults and definitions render: the incremental read sees it as a rename and reads
+/// everything.
+#[tokio::test]
+async fn incremental_read_sees_an_enum_value_renamed() {
+    let (db, _) = rich_schema().await;
+    let mut conn = db.conn().await;
+    let base = migrated::db::snapshot::take(&mut conn).await.unwrap();
+    db.exec("ALTER TYPE app.mood RENAME VALUE 'ok' TO 'fine'")
+        .await;
+    let (now, read) = migrated::db::snapshot::since(&mut conn, &base)
+        .await
+        .unwrap();
+    assert_eq!(read, migrated::db::snapshot::Read::Full);
+    let full = introspect_db(&db).await;
+    assert_same_schema(
+        &now.schema,
+        &full,
+        "incremental read after an enum value rename",
+    );
+    let mood = now.schema.tables[&app("users")].column("mood").unwrap();
+    assert_eq!(mood.default.as_deref(), Some("'fine'::app.mood"));
+}

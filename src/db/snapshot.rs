@@ -11,8 +11,8 @@
 //! changes how a view over it renders; a foreign key to it changes its own digest, so editing
 //! a table many others reference re-reads one table, not all of them), drops the ones gone,
 //! and reads every object that is not a table or view in full (`introspect_relations`). A
-//! renamed object of any kind (the server renders names, not oids) or a change to most
-//! relations makes it read everything.
+//! renamed object of any kind or enum value (the server renders names, not oids) or a change
+//! to most relations makes it read everything.
 //!
 //! Used wherever the same database is read again and again: the shadows between passes and
 //! inside verification's transactions, and the dev database under the watcher.
@@ -35,7 +35,8 @@ pub struct Snapshot {
     pub schema: Schema,
     relations: BTreeMap<i64, Relation>,
     /// `<catalog letter><oid>` of every user schema, relation, type, function, collation,
-    /// operator class and operator, with its namespace oid and name.
+    /// operator class and operator, with its namespace oid and name, and of every enum value,
+    /// with its type's oid and label.
     names: BTreeMap<String, String>,
     /// The reading transaction's id, when it had written to the database: its later writes
     /// keep that id, so the digests cannot tell them apart (`since` then reads everything).
@@ -208,9 +209,13 @@ const NAMED: [(&str, &str, &str, &str); 6] = [
 /// The name of every user object that other objects' definitions render by name.
 async fn names(conn: &mut PgConnection) -> anyhow::Result<BTreeMap<String, String>> {
     let mut sql = format!(
-        "-- names: every user schema, relation, type, function, collation, operator class and
-        -- operator by oid (a rename changes how the objects using it render)
-        SELECT 'n' || n.oid AS key, n.nspname::text AS name FROM pg_namespace n WHERE {USER_NAMESPACE}"
+        "-- names: every user schema, relation, type, function, collation, operator class,
+        -- operator and enum value by oid (a rename changes how the objects using it render:
+        -- an enum value's, the defaults, checks and views that name it)
+        SELECT 'n' || n.oid AS key, n.nspname::text AS name FROM pg_namespace n WHERE {USER_NAMESPACE}
+        UNION ALL SELECT 'e' || e.oid, e.enumtypid || '.' || e.enumlabel FROM pg_enum e
+        JOIN pg_type t ON t.oid = e.enumtypid JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE {USER_NAMESPACE}"
     );
     for (key, catalog, namespace, name) in NAMED {
         let _ = write!(
