@@ -181,13 +181,11 @@ async fn read_and_cache(
     };
     let cache_ms = clock.elapsed().as_millis();
     let snapshot = match base {
-        Some(base) => snapshot::since(conn, &base).await.map(|(now, read)| {
-            tracing::debug!(shadow = %shadow.name, ?read, "read incrementally");
-            now
-        }),
-        None => snapshot::take(conn).await,
-    }
-    .with_context(|| format!("reading the schema of {}", shadow.name))?;
+        Some(base) => reread(conn, shadow, &base, "read incrementally").await?,
+        None => snapshot::take(conn)
+            .await
+            .with_context(|| format!("reading the schema of {}", shadow.name))?,
+    };
     let read_ms = clock.elapsed().as_millis();
     if long_lived {
         shadow.memo_put(Memo {
