@@ -1,6 +1,8 @@
 //! Connections over TLS go through `db::nodelay` (TCP_NODELAY on a socket sqlx cannot reach):
 //! the relay must keep TLS end to end, and `--once` must work against a server that
-//! requires it. (Latency is measured by `scripts/bench-once.sh`, not asserted here.)
+//! requires it. A loopback address under the default `sslmode=prefer` is connected without
+//! TLS unless the server refuses that. (Latency is measured by `scripts/bench-once.sh` and
+//! `scripts/bench-generate.sh`, not asserted here.)
 
 mod common;
 mod once_support;
@@ -76,21 +78,64 @@ fn tls_url(cluster: &PrivateCluster, mode: &str) -> String {
     )
 }
 
+/// Whether the session `url` gives (through `db::nodelay`) is encrypted.
+async fn connects_with_tls(url: &str) -> bool {
+    let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let mut conn = migrated::db::nodelay::connect(&options).await.unwrap();
+    let ssl: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    ssl
+}
+
 #[tokio::test]
 async fn nodelay_connect_over_tls_keeps_tls_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = tls_cluster(dir.path()).await;
-    for mode in ["prefer", "require"] {
-        let options: sqlx::postgres::PgConnectOptions = tls_url(&cluster, mode).parse().unwrap();
-        let mut conn = migrated::db::nodelay::connect(&options).await.unwrap();
-        let ssl: bool =
-            sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
-        assert!(ssl, "sslmode={mode} must still encrypt through the relay");
-        conn.close().await.unwrap();
+    assert!(
+        connects_with_tls(&tls_url(&cluster, "require")).await,
+        "sslmode=require must still encrypt through the relay"
+    );
+    assert!(
+        !connects_with_tls(&tls_url(&cluster, "prefer")).await,
+        "sslmode=prefer to a loopback address connects in plain TCP when the server allows it"
+    );
+}
+
+#[tokio::test]
+async fn nodelay_connect_prefer_on_loopback_falls_back_to_tls_when_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = tls_cluster(dir.path()).await;
+    // TCP connections only with TLS from now on.
+    std::fs::write(
+        dir.path().join("data/pg_hba.conf"),
+        "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n",
+    )
+    .unwrap();
+    let reload = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "kill -HUP \"$(head -n1 '{}')\"",
+            dir.path().join("data/postmaster.pid").display()
+        ))
+        .status()
+        .unwrap();
+    assert!(reload.success());
+    let plain = tls_url(&cluster, "disable");
+    for _ in 0..100 {
+        let refused = sqlx::PgConnection::connect(&plain).await.is_err();
+        if refused {
+            assert!(
+                connects_with_tls(&tls_url(&cluster, "prefer")).await,
+                "refused in plain TCP, sslmode=prefer must retry with TLS"
+            );
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    panic!("pg_hba.conf with hostssl lines only was not loaded");
 }
 
 #[tokio::test]
