@@ -49,10 +49,21 @@ pub enum Generated {
 }
 
 /// Loads the models and both shadows and diffs them; writes nothing. Model errors are
-/// reported before any database is touched.
+/// reported before any statement runs on a database (sessions open meanwhile).
 pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Result<Planned> {
     let clock = Instant::now();
-    let models = models::load(&Origin::from_config(config, cwd)).await?;
+    let sessions = [shadows.desired.preconnect(), shadows.head.preconnect()];
+    let models = match models::load(&Origin::from_config(config, cwd)).await {
+        Ok(models) => models,
+        Err(err) => {
+            sessions.iter().for_each(tokio::task::JoinHandle::abort);
+            return Err(err);
+        }
+    };
+    for session in sessions {
+        // A session that failed to open is the update's to report.
+        let _ = session.await;
+    }
     let loaded_ms = clock.elapsed().as_millis();
     let files = head::committed(&config.migrations_dir)?;
     let head_key = cache::key(&files);
@@ -60,8 +71,7 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
     let ((loaded, desired, desired_ms), (replayed, head, head_ms)) = tokio::try_join!(
         async {
             let loaded = desired::update(&shadows.desired, &models).await?;
-            let snapshot =
-                cached_snapshot(&shadows.desired, cache::DESIRED, shadows.long_lived).await?;
+            let snapshot = cached_snapshot(&shadows.desired, cache::DESIRED).await?;
             anyhow::Ok((loaded, snapshot, clock.elapsed().as_millis()))
         },
         async {
@@ -94,9 +104,10 @@ pub async fn plan(config: &Config, cwd: &Path, shadows: &Shadows) -> anyhow::Res
 }
 
 /// The head shadow's schema: from its cache when it holds exactly this state, else read
-/// (incrementally from its newest cached snapshot) and cached. A predicted entry is settled
-/// first: read incrementally from it and stored as this state's. A `long_lived` process
-/// keeps the snapshot in memory; any other reads an exact entry again (`reread`).
+/// (incrementally from its newest cached snapshot). A predicted entry is settled first: read
+/// incrementally from it. A `long_lived` process keeps the snapshot in memory; any other
+/// reads an exact entry again (`reread`). What was read is kept in memory until
+/// `Shadows::settle` stores it.
 async fn head_snapshot(shadow: &Shadow, key: &str, long_lived: bool) -> anyhow::Result<Snapshot> {
     if long_lived && let Some(memo) = shadow.memo_take() {
         let hit = (memo.key == key).then(|| memo.snapshot.clone());
@@ -106,16 +117,18 @@ async fn head_snapshot(shadow: &Shadow, key: &str, long_lived: bool) -> anyhow::
         }
     }
     let mut conn = shadow.connect().await?;
-    let snapshot = if let Some(exact) = cache::load(&mut conn, key).await {
+    let (snapshot, unsaved) = if let Some(exact) = cache::load(&mut conn, key).await {
         if long_lived {
-            exact
+            (exact, false)
         } else {
             // A process that plans once: the read costs little beside the desired shadow's
             // update and read, which run meanwhile, and leaves this connection with the
             // catalog queries planned, which verification runs on it after the up script
             // (cold, their planning was a third of verification: 25 ms at 100 tables). It
             // also catches a head shadow changed since its entry was stored.
-            reread(&mut conn, shadow, &exact, "cached head snapshot confirmed").await?
+            let snapshot =
+                reread(&mut conn, shadow, &exact, "cached head snapshot confirmed").await?;
+            (snapshot, false)
         }
     } else if let Some(predicted) = cache::load(&mut conn, &cache::predicted(key)).await {
         let snapshot = reread(
@@ -125,20 +138,17 @@ async fn head_snapshot(shadow: &Shadow, key: &str, long_lived: bool) -> anyhow::
             "predicted head snapshot settled",
         )
         .await?;
-        cache::store(&mut conn, key, &snapshot).await;
-        snapshot
+        (snapshot, true)
     } else {
-        let snapshot = read_and_cache(&mut conn, shadow, key, long_lived).await?;
+        let snapshot = read_and_keep(&mut conn, shadow, key).await?;
         shadow.release(conn);
         return Ok(snapshot);
     };
-    if long_lived {
-        shadow.memo_put(Memo {
-            key: key.to_owned(),
-            snapshot: snapshot.clone(),
-            unsaved: false,
-        });
-    }
+    shadow.memo_put(Memo {
+        key: key.to_owned(),
+        snapshot: snapshot.clone(),
+        unsaved,
+    });
     shadow.release(conn);
     Ok(snapshot)
 }
@@ -158,21 +168,21 @@ async fn reread(
 }
 
 /// A shadow's schema read incrementally from its newest snapshot (in memory, else cached;
-/// in full when it has none), and cached under `key`.
-async fn cached_snapshot(shadow: &Shadow, key: &str, long_lived: bool) -> anyhow::Result<Snapshot> {
+/// in full when it has none), kept in memory under `key` until `Shadows::settle` stores it.
+async fn cached_snapshot(shadow: &Shadow, key: &str) -> anyhow::Result<Snapshot> {
     let mut conn = shadow.connect().await?;
-    let snapshot = read_and_cache(&mut conn, shadow, key, long_lived).await?;
+    let snapshot = read_and_keep(&mut conn, shadow, key).await?;
     shadow.release(conn);
     Ok(snapshot)
 }
 
-/// Reads incrementally from the newest snapshot and caches the result: in the shadow at once,
-/// or, in a `long_lived` process, in memory until `Shadows::flush`.
-async fn read_and_cache(
+/// Reads incrementally from the newest snapshot and keeps the result in memory, unsaved:
+/// storing it (a 1.3 MB entry at 1000 tables) waits for `Shadows::settle`, after the
+/// migration is verified and written, beside the head shadow's store.
+async fn read_and_keep(
     conn: &mut PgConnection,
     shadow: &Shadow,
     key: &str,
-    long_lived: bool,
 ) -> anyhow::Result<Snapshot> {
     let clock = Instant::now();
     let base = match shadow.memo_take() {
@@ -186,17 +196,12 @@ async fn read_and_cache(
             .await
             .with_context(|| format!("reading the schema of {}", shadow.name))?,
     };
-    let read_ms = clock.elapsed().as_millis();
-    if long_lived {
-        shadow.memo_put(Memo {
-            key: key.to_owned(),
-            snapshot: snapshot.clone(),
-            unsaved: true,
-        });
-    } else {
-        cache::store(conn, key, &snapshot).await;
-    }
-    tracing::debug!(shadow = %shadow.name, cache_ms, read_ms, stored_ms = clock.elapsed().as_millis(), "schema read (cumulative times)");
+    shadow.memo_put(Memo {
+        key: key.to_owned(),
+        snapshot: snapshot.clone(),
+        unsaved: true,
+    });
+    tracing::debug!(shadow = %shadow.name, cache_ms, read_ms = clock.elapsed().as_millis(), "schema read (cumulative times)");
     Ok(snapshot)
 }
 

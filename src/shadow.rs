@@ -7,8 +7,9 @@
 pub mod cache;
 pub mod desired;
 pub mod head;
+mod vacuum;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
@@ -31,12 +32,14 @@ pub struct Shadow {
     /// between the watcher's passes also keeps its prepared statements and their plans.
     /// Shared by clones.
     idle: Arc<Mutex<Vec<PgConnection>>>,
-    /// The newest snapshot of this shadow this process read (`Shadows::long_lived` only).
+    /// The newest snapshot of this shadow this process read.
     memo: Arc<Mutex<Option<Memo>>>,
+    /// Whether this process has used the shadow (`connect`): only then does `settle` run.
+    used: Arc<AtomicBool>,
 }
 
-/// A snapshot a long-lived process keeps of a shadow, with the cache key it belongs under
-/// and whether the shadow's own cache still lacks it (`Shadows::flush`).
+/// A snapshot a process keeps of a shadow, with the cache key it belongs under and whether
+/// the shadow's own cache still lacks it (`Shadows::settle` stores it).
 #[derive(Debug, Clone)]
 pub struct Memo {
     pub key: String,
@@ -44,13 +47,18 @@ pub struct Memo {
     pub unsaved: bool,
 }
 
-/// Settings of every session on a shadow: it holds nothing worth a WAL flush per commit, and
-/// its catalog queries (the snapshots' digests, introspection) run on both cores already, as
-/// the two shadows are read at once: parallel workers made generate 10% slower at 1000
-/// tables.
+/// Settings of every session on a shadow: it holds nothing worth a WAL flush per commit; its
+/// catalog queries (the snapshots' digests, introspection) run on both cores already, as the
+/// two shadows are read at once: parallel workers made generate 10% slower at 1000 tables;
+/// and each process plans them anew on new backends, so the planner keeps the join order
+/// they are written in instead of searching for one: at 100 tables that cut the server's CPU
+/// per one-column `generate` from 194 to 177 ms (15 alternating runs), with no change at
+/// 1000 tables (478 ms either way), where execution dominates.
 const SESSION: &[(&str, &str)] = &[
     ("synchronous_commit", "off"),
     ("max_parallel_workers_per_gather", "0"),
+    ("join_collapse_limit", "1"),
+    ("from_collapse_limit", "1"),
 ];
 
 /// Idle connections kept per shadow (a pass uses one or two at a time).
@@ -63,10 +71,9 @@ pub struct Shadows {
     pub head: Shadow,
     /// `shadow_keep`: keep them between runs (the fast path) or drop them after each run.
     pub keep: bool,
-    /// A process that plans again and again (the watcher): it settles a predicted head
-    /// snapshot before using it (`cache::predicted`: one incremental read, instead of a full
-    /// read in every verification), keeps the snapshots it reads in memory, and writes them
-    /// to the shadows' caches after its pass (`flush`) rather than on the way.
+    /// A process that plans again and again (the watcher): the snapshots it keeps in memory
+    /// are the next pass's (an exact head snapshot is used as is, not read again). Every
+    /// process writes them to the shadows' caches after its pass (`settle`), not on the way.
     pub long_lived: bool,
 }
 
@@ -123,27 +130,18 @@ impl Shadows {
         })
     }
 
-    /// Writes the snapshots kept in memory to the shadows' caches (best effort), so that the
-    /// next process starts from them.
-    pub async fn flush(&self) {
-        for shadow in [&self.desired, &self.head] {
-            let Some(mut memo) = shadow.memo_take() else {
-                continue;
-            };
-            if memo.unsaved
-                && let Ok(mut conn) = shadow.connect().await
-            {
-                cache::store(&mut conn, &memo.key, &memo.snapshot).await;
-                shadow.release(conn);
-                memo.unsaved = false;
-            }
-            shadow.memo_put(memo);
-        }
+    /// Writes the snapshots kept in memory to the shadows' caches and vacuums the shadows
+    /// where dead rows piled up, both shadows at once (best effort): what the next pass or
+    /// process starts from.
+    pub async fn settle(&self) {
+        tokio::join!(self.desired.settle(), self.head.settle());
     }
 
-    /// Drops both shadows unless they are kept.
+    /// Settles both shadows if they are kept, else drops them.
     pub async fn finish(&self) -> anyhow::Result<()> {
-        if !self.keep {
+        if self.keep {
+            self.settle().await;
+        } else {
             self.desired.drop_database().await?;
             self.head.drop_database().await?;
         }
@@ -164,6 +162,7 @@ impl Shadow {
             admin,
             idle: Arc::default(),
             memo: Arc::default(),
+            used: Arc::default(),
         }
     }
 
@@ -211,6 +210,31 @@ impl Shadow {
         Ok(self.connect_or_create().await?.0)
     }
 
+    /// Opens a session on this shadow in the background for the next `connect`, unless one
+    /// is idle already or the database does not exist (a failure is left to that `connect`
+    /// to report). Used while the models load: a new backend's startup (4-5 ms) overlaps
+    /// the parse, and a session that runs nothing changes nothing, so a model error still
+    /// comes before any statement reaches a database.
+    pub fn preconnect(&self) -> tokio::task::JoinHandle<()> {
+        let shadow = self.clone();
+        tokio::spawn(async move {
+            if shadow.has_idle() {
+                return;
+            }
+            if let Ok(conn) = crate::db::connect::connect_raw_with(&shadow.url, SESSION).await {
+                shadow.release(conn);
+            }
+        })
+    }
+
+    fn has_idle(&self) -> bool {
+        !self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_empty()
+    }
+
     /// Hands a connection back for the next `connect`. Only for a connection outside any
     /// transaction, with no session state changed: one whose use failed midway is dropped
     /// instead.
@@ -221,6 +245,33 @@ impl Shadow {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if idle.len() < IDLE_KEPT {
             idle.push(conn);
+        }
+    }
+
+    /// Stores the snapshot kept in memory if the cache lacks it, then vacuums the tables
+    /// with many dead rows (`vacuum`), if this process used the shadow (a model error ends
+    /// a pass before any statement runs: nothing to store, and nothing may be touched).
+    /// Best effort: failures are logged.
+    async fn settle(&self) {
+        if !self.used.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut conn = match self.connect().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::debug!(shadow = %self.name, error = %format!("{e:#}"), "not settled");
+                return;
+            }
+        };
+        if let Some(mut memo) = self.memo_take() {
+            if memo.unsaved {
+                cache::store(&mut conn, &memo.key, &memo.snapshot).await;
+                memo.unsaved = false;
+            }
+            self.memo_put(memo);
+        }
+        if vacuum::vacuum(&mut conn, &self.name).await {
+            self.release(conn);
         }
     }
 
@@ -259,6 +310,7 @@ impl Shadow {
     /// to recreate it).
     pub async fn connect_or_create(&self) -> anyhow::Result<(PgConnection, bool)> {
         use sqlx::Connection as _;
+        self.used.store(true, Ordering::Relaxed);
         while let Some(mut conn) = self.take_idle() {
             if conn.ping().await.is_ok() {
                 return Ok((conn, false));

@@ -262,3 +262,54 @@ async fn shadow_head_error_names_the_migration_file_and_line() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn shadow_settle_vacuums_catalogs_full_of_dead_rows() {
+    let db = TestDb::new("shadowvacuum").await;
+    let tables = |extra: &str| -> String {
+        (0..100)
+            .map(|i| {
+                format!(
+                    "CREATE TABLE t{i} (id int PRIMARY KEY, a text, b text, c int, d int, e jsonb{extra});\n"
+                )
+            })
+            .collect()
+    };
+    {
+        let s = shadows(&db);
+        desired::update(&s.desired, &load("m.sql", &tables("")))
+            .await
+            .unwrap();
+        // Every table is dropped and created again: their catalog rows die.
+        let report = desired::update(&s.desired, &load("m.sql", &tables(", f int")))
+            .await
+            .unwrap();
+        assert_eq!((report.rebuilt, report.dropped), (false, 100));
+    } // The pooled sessions end here, which sends their statistics.
+    let view = shadow_db(&db).await;
+    let due = "SELECT (pg_stat_get_dead_tuples('pg_attribute'::regclass) \
+               > 50 + 0.2 * pg_stat_get_live_tuples('pg_attribute'::regclass))::text";
+    let mut counted = false;
+    for _ in 0..100 {
+        counted = view.strings(due).await == ["true"];
+        if counted {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(counted, "the dead rows of pg_attribute were never counted");
+    // A new process: the update finds nothing to do, the pass ends with `settle`.
+    let s = shadows(&db);
+    let report = desired::update(&s.desired, &load("m.sql", &tables(", f int")))
+        .await
+        .unwrap();
+    assert_eq!(report, desired::Report::default());
+    s.settle().await;
+    let vacuumed = view
+        .strings(
+            "SELECT vacuum_count::text FROM pg_stat_sys_tables WHERE relid = 'pg_attribute'::regclass",
+        )
+        .await;
+    assert_eq!(vacuumed, ["1"], "settle vacuums pg_attribute once");
+    assert_eq!(view.strings(due).await, ["false"]);
+}

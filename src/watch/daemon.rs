@@ -70,9 +70,8 @@ impl<'a> Daemon<'a> {
         Ok(())
     }
 
-    /// Drops the shadows unless `shadow.keep`.
+    /// Settles the shadows if they are kept, else drops them (`Shadows::finish`).
     pub async fn finish(&self) -> anyhow::Result<()> {
-        self.shadows.flush().await;
         self.shadows.finish().await
     }
 
@@ -294,8 +293,9 @@ impl Passes for Daemon<'_> {
             Ok(outcome) => outcome.unwrap_or(Outcome::Done),
             Err(e) => self.failed(&e).await,
         };
-        // After the dev database has the change: the caches are for the next process.
-        self.shadows.flush().await;
+        // After the dev database has the change: the caches are for the next process, and
+        // the dead rows the pass left are the next pass's to scan.
+        self.shadows.settle().await;
         outcome
     }
 
