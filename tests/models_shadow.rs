@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::fmt::Write as _;
+
 use common::TestDb;
 use migrated::config::DatabaseUrl;
 use migrated::core::models::{self, ModelSet, Source};
@@ -267,13 +269,14 @@ async fn shadow_head_error_names_the_migration_file_and_line() {
 async fn shadow_settle_vacuums_catalogs_full_of_dead_rows() {
     let db = TestDb::new("shadowvacuum").await;
     let tables = |extra: &str| -> String {
-        (0..100)
-            .map(|i| {
-                format!(
-                    "CREATE TABLE t{i} (id int PRIMARY KEY, a text, b text, c int, d int, e jsonb{extra});\n"
-                )
-            })
-            .collect()
+        let mut sql = String::new();
+        for i in 0..100 {
+            let _ = writeln!(
+                sql,
+                "CREATE TABLE t{i} (id int PRIMARY KEY, a text, b text, c int, d int, e jsonb{extra});"
+            );
+        }
+        sql
     };
     {
         let s = shadows(&db);
