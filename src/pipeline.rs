@@ -140,16 +140,10 @@ async fn head_snapshot(shadow: &Shadow, key: &str, long_lived: bool) -> anyhow::
         .await?;
         (snapshot, true)
     } else {
-        let snapshot = read_and_keep(&mut conn, shadow, key).await?;
-        shadow.release(conn);
-        return Ok(snapshot);
+        (read_latest(&mut conn, shadow).await?, true)
     };
-    shadow.memo_put(Memo {
-        key: key.to_owned(),
-        snapshot: snapshot.clone(),
-        unsaved,
-    });
     shadow.release(conn);
+    keep(shadow, key, &snapshot, unsaved);
     Ok(snapshot)
 }
 
@@ -171,19 +165,26 @@ async fn reread(
 /// in full when it has none), kept in memory under `key` until `Shadows::settle` stores it.
 async fn cached_snapshot(shadow: &Shadow, key: &str) -> anyhow::Result<Snapshot> {
     let mut conn = shadow.connect().await?;
-    let snapshot = read_and_keep(&mut conn, shadow, key).await?;
+    let snapshot = read_latest(&mut conn, shadow).await?;
     shadow.release(conn);
+    keep(shadow, key, &snapshot, true);
     Ok(snapshot)
 }
 
-/// Reads incrementally from the newest snapshot and keeps the result in memory, unsaved:
-/// storing it (a 1.3 MB entry at 1000 tables) waits for `Shadows::settle`, after the
-/// migration is verified and written, beside the head shadow's store.
-async fn read_and_keep(
-    conn: &mut PgConnection,
-    shadow: &Shadow,
-    key: &str,
-) -> anyhow::Result<Snapshot> {
+/// Keeps `snapshot` in memory under `key`; an `unsaved` one waits for `Shadows::settle` to
+/// store it (a 1.3 MB entry at 1000 tables), after the migration is verified and written,
+/// beside the head shadow's store, rather than on the way.
+fn keep(shadow: &Shadow, key: &str, snapshot: &Snapshot, unsaved: bool) {
+    shadow.memo_put(Memo {
+        key: key.to_owned(),
+        snapshot: snapshot.clone(),
+        unsaved,
+    });
+}
+
+/// The shadow's schema read incrementally from its newest snapshot (in memory, else cached;
+/// in full when it has none).
+async fn read_latest(conn: &mut PgConnection, shadow: &Shadow) -> anyhow::Result<Snapshot> {
     let clock = Instant::now();
     let base = match shadow.memo_take() {
         Some(memo) => Some(memo.snapshot),
@@ -196,11 +197,6 @@ async fn read_and_keep(
             .await
             .with_context(|| format!("reading the schema of {}", shadow.name))?,
     };
-    shadow.memo_put(Memo {
-        key: key.to_owned(),
-        snapshot: snapshot.clone(),
-        unsaved: true,
-    });
     tracing::debug!(shadow = %shadow.name, cache_ms, read_ms = clock.elapsed().as_millis(), "schema read (cumulative times)");
     Ok(snapshot)
 }

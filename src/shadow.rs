@@ -218,31 +218,20 @@ impl Shadow {
     pub fn preconnect(&self) -> tokio::task::JoinHandle<()> {
         let shadow = self.clone();
         tokio::spawn(async move {
-            if shadow.has_idle() {
+            if !locked(&shadow.idle).is_empty() {
                 return;
             }
-            if let Ok(conn) = crate::db::connect::connect_raw_with(&shadow.url, SESSION).await {
+            if let Ok(conn) = shadow.connect_existing().await {
                 shadow.release(conn);
             }
         })
-    }
-
-    fn has_idle(&self) -> bool {
-        !self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_empty()
     }
 
     /// Hands a connection back for the next `connect`. Only for a connection outside any
     /// transaction, with no session state changed: one whose use failed midway is dropped
     /// instead.
     pub fn release(&self, conn: PgConnection) {
-        let mut idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut idle = locked(&self.idle);
         if idle.len() < IDLE_KEPT {
             idle.push(conn);
         }
@@ -277,24 +266,15 @@ impl Shadow {
 
     /// The snapshot kept in memory, taken out (put it back with `memo_put`).
     pub fn memo_take(&self) -> Option<Memo> {
-        self.memo
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
+        locked(&self.memo).take()
     }
 
     pub fn memo_put(&self, memo: Memo) {
-        *self
-            .memo
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(memo);
+        *locked(&self.memo) = Some(memo);
     }
 
     fn take_idle(&self) -> Option<PgConnection> {
-        self.idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .pop()
+        locked(&self.idle).pop()
     }
 
     /// Closes the idle connections (before the database is dropped, recreated or copied).
@@ -404,6 +384,14 @@ impl Shadow {
                 )
             })
     }
+}
+
+/// A shadow's shared state, locked: a panic elsewhere while holding it leaves nothing half
+/// done (a vector push or an option swap), so a poisoned lock is used as is.
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn is_missing_database(err: &sqlx::Error) -> bool {

@@ -108,21 +108,17 @@ async fn nodelay_connect_over_tls_keeps_tls_end_to_end() {
 async fn nodelay_connect_prefer_on_loopback_falls_back_to_tls_when_required() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = tls_cluster(dir.path()).await;
-    // TCP connections only with TLS from now on.
+    // TCP connections only with TLS from now on (this session, opened before, reloads).
+    let mut admin = sqlx::PgConnection::connect(&cluster.url()).await.unwrap();
     std::fs::write(
         dir.path().join("data/pg_hba.conf"),
         "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n",
     )
     .unwrap();
-    let reload = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "kill -HUP \"$(head -n1 '{}')\"",
-            dir.path().join("data/postmaster.pid").display()
-        ))
-        .status()
+    sqlx::query("SELECT pg_reload_conf()")
+        .execute(&mut admin)
+        .await
         .unwrap();
-    assert!(reload.success());
     let plain = tls_url(&cluster, "disable");
     for _ in 0..100 {
         let refused = sqlx::PgConnection::connect(&plain).await.is_err();
