@@ -9,15 +9,16 @@
 # the last table (a leaf: nothing references it).
 #
 # What is timed, per size (wall clock of the whole command, ms; one first run, then RUNS runs
-# whose median is reported):
+# whose median is reported; the tools take turns run by run, so a machine whose speed drifts
+# during the bench slows them alike):
 #   generate  `migrated generate`: each run adds one more column to the models and generates:
 #             models loaded, the desired shadow updated incrementally, the previous run's
 #             migration appended to the head shadow, both introspected, diffed, verified, and
 #             written with the sum. gen_init is the first `generate`, of the whole schema
 #             (empty shadows); gen_1st the first one-column change after it.
 #   pg_dump   `pg_dump --schema-only` of a database holding the schema after the change.
-#   alembic   `alembic revision --autogenerate` with the models after the change and the
-#             database before it, so autogenerate detects exactly one added column (checked).
+#   alembic   `alembic revision --autogenerate` with the models after the change and a
+#             database before it (its own copy: autogenerate creates alembic_version in it), so autogenerate detects exactly one added column (checked).
 #             The revision file is deleted between runs, untimed. The first run also compiles
 #             models.py to bytecode.
 #   migra     `migra --unsafe` from a database before the change to one after it (one
@@ -99,25 +100,40 @@ now_ms() { date +%s%3N; }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
 
-# measure TOOL: runs prepare_TOOL K (untimed, if defined) and run_TOOL K (timed, its output in
-# $work/out) for K = 0..RUNS; sets first (K = 0) and med (median of the rest), or n/a on the
-# first failure, whose output goes to stderr.
+# measure TOOL...: runs the tools interleaved, run by run: for K = 0..RUNS, each tool's
+# prepare_TOOL K (untimed, if defined), run_TOOL K (timed, its output in $work/out) and
+# check_TOOL (untimed, if defined), in an order rotated by K so that no tool always follows
+# the same one. A drifting machine (CPU steal, frequency) then slows every tool alike. Sets
+# first[TOOL] (K = 0) and med[TOOL] (median of the rest), or n/a when the tool failed, whose
+# output goes to stderr; a failed tool is not run again.
+declare -A first med times
 measure() {
-  local tool="$1" k start times=()
-  first=n/a med=n/a
+  local tools=("$@") k i tool start ms
+  for tool in "${tools[@]}"; do first[$tool]=n/a med[$tool]=n/a times[$tool]=""; done
+  declare -A broken=()
   for k in $(seq 0 "$runs"); do
-    if declare -F "prepare_$tool" >/dev/null; then "prepare_$tool" "$k"; fi
-    start=$(now_ms)
-    if ! "run_$tool" "$k" >"$work/out" 2>&1; then
-      echo "bench-generate: $tool failed at $n tables (run $k):" >&2
-      tail -n 20 "$work/out" | sed 's/^/  /' >&2
-      failed=1
-      return 0
-    fi
-    if [ "$k" -eq 0 ]; then first=$(( $(now_ms) - start )); else times+=($(( $(now_ms) - start ))); fi
+    for i in "${!tools[@]}"; do
+      tool="${tools[$(( (i + k) % ${#tools[@]} ))]}"
+      [ -z "${broken[$tool]:-}" ] || continue
+      if declare -F "prepare_$tool" >/dev/null; then "prepare_$tool" "$k"; fi
+      start=$(now_ms)
+      if ! "run_$tool" "$k" >"$work/out" 2>&1; then
+        echo "bench-generate: $tool failed at $n tables (run $k):" >&2
+        tail -n 20 "$work/out" | sed 's/^/  /' >&2
+        failed=1 broken[$tool]=1
+        continue
+      fi
+      ms=$(( $(now_ms) - start ))
+      if [ "$k" -eq 0 ]; then first[$tool]=$ms; else times[$tool]+=" $ms"; fi
+      if declare -F "check_$tool" >/dev/null && ! "check_$tool"; then broken[$tool]=1; fi
+    done
   done
-  med="$(median "${times[@]}")"
-  echo "  $tool at $n tables: first $first, then ${times[*]} ms" >&2
+  for tool in "${tools[@]}"; do
+    if [ -n "${broken[$tool]:-}" ]; then first[$tool]=n/a; continue; fi
+    # shellcheck disable=SC2086
+    med[$tool]="$(median ${times[$tool]})"
+    echo "  $tool at $n tables: first ${first[$tool]}, then${times[$tool]} ms" >&2
+  done
 }
 
 # migrated generate: run K has K+1 extra columns; the models are written before the clock.
@@ -134,6 +150,7 @@ check_alembic() { # upgrade() holds exactly one operation, the added column
   if [ "$(grep -c . <<<"$ops")" -ne 1 ] || ! grep -q "op.add_column('t_$n'" <<<"$ops"; then
     printf 'bench-generate: alembic at %s tables did not detect exactly one added column:\n%s\n' "$n" "$ops" >&2
     failed=1 # not the comparison the table claims
+    return 1
   fi
 }
 
@@ -143,6 +160,7 @@ check_migra() { # one statement, the added column
     echo "bench-generate: migra at $n tables did not give exactly one added column:" >&2
     cat "$work/out" >&2
     failed=1
+    return 1
   fi
 }
 
@@ -160,7 +178,9 @@ for n in "${sizes[@]}"; do
   export DATABASE_URL
   DATABASE_URL="$(url_for "$db")"
 
-  # The reference databases: _old before the change, _new after it.
+  # The reference databases: _old before the change, _new after it, and _alem, a copy of _old
+  # for Alembic alone: `alembic revision --autogenerate` creates (and commits) the
+  # alembic_version table in the database it compares, which migra would then report.
   if [ -n "$have_pg_dump$have_alembic$have_migra" ]; then
     python3 "$schema_py" sql "$n" 0 >"$work/old.sql"
     python3 "$schema_py" sql "$n" 1 >"$work/new.sql"
@@ -170,44 +190,35 @@ for n in "${sizes[@]}"; do
     old_sa_url="$(url_for "${db}_old" postgresql)"
     new_sa_url="$(url_for "${db}_new" postgresql)"
   fi
+  if [ -n "$have_alembic" ]; then
+    create_db "${db}_alem" "$work/old.sql"
+    rm -rf "$work/alembic"
+    # SQLAlchemy 2.1 takes postgresql:// to mean psycopg 3: name the driver the venv has.
+    python3 "$schema_py" alembic "$work/alembic" "$n" 1 "$(url_for "${db}_alem" postgresql+psycopg2)"
+  fi
 
   python3 "$schema_py" sql "$n" 0 >"$project/models/schema.sql"
   init=n/a
+  tools=()
   start=$(now_ms)
   if (cd "$project" && "$bin" generate -m init) >"$work/out" 2>&1; then
     init=$(( $(now_ms) - start ))
-    measure migrated
+    tools+=(migrated)
   else
     echo "bench-generate: migrated generate (init) failed at $n tables:" >&2
     tail -n 20 "$work/out" | sed 's/^/  /' >&2
-    failed=1 first=n/a med=n/a
+    failed=1
   fi
-  gen="$med" gen_1st="$first"
-
-  first=n/a med=n/a
-  [ -z "$have_pg_dump" ] || measure pg_dump
-  dump="$med" dump_1st="$first"
-
-  # migra before alembic: `alembic revision --autogenerate` creates (and commits) the
-  # alembic_version table in the database it compares, which migra would then report.
-  first=n/a med=n/a
-  if [ -n "$have_migra" ]; then
-    measure migra
-    [ "$first" = n/a ] || check_migra
-  fi
-  migra="$med" migra_1st="$first"
-
-  first=n/a med=n/a
-  if [ -n "$have_alembic" ]; then
-    rm -rf "$work/alembic"
-    # SQLAlchemy 2.1 takes postgresql:// to mean psycopg 3: name the driver the venv has.
-    python3 "$schema_py" alembic "$work/alembic" "$n" 1 "$(url_for "${db}_old" postgresql+psycopg2)"
-    measure alembic
-    [ "$first" = n/a ] || check_alembic
-  fi
-  alem="$med" alem_1st="$first"
+  [ -z "$have_pg_dump" ] || tools+=(pg_dump)
+  [ -z "$have_migra" ] || tools+=(migra)
+  [ -z "$have_alembic" ] || tools+=(alembic)
+  if [ ${#tools[@]} -gt 0 ]; then measure "${tools[@]}"; fi
+  for tool in migrated pg_dump migra alembic; do
+    [[ " ${tools[*]} " == *" $tool "* ]] || first[$tool]=n/a med[$tool]=n/a
+  done
 
   # shellcheck disable=SC2059
-  printf "$row" "$n" "$gen" "$dump" "$alem" "$migra" "$init" "$gen_1st" "$dump_1st" "$alem_1st" "$migra_1st"
+  printf "$row" "$n" "${med[migrated]}" "${med[pg_dump]}" "${med[alembic]}" "${med[migra]}" "$init" \
+    "${first[migrated]}" "${first[pg_dump]}" "${first[alembic]}" "${first[migra]}"
 done
 [ -z "$failed" ] || exit 1
