@@ -366,6 +366,47 @@ async fn introspect_lists_unsupported_objects_and_skips_tool_tables() {
 }
 
 #[tokio::test]
+async fn introspect_reports_every_unsupported_kind_and_none_without_them() {
+    let db = TestDb::new("engintro_unsup").await;
+    db.exec("CREATE TABLE plain (id bigint PRIMARY KEY); CREATE VIEW v AS SELECT id FROM plain")
+        .await;
+    assert_eq!(introspect_db(&db).await.unsupported, []);
+    db.exec(include_str!("fixtures/engine/unsupported_all.sql"))
+        .await;
+    let s = introspect_db(&db).await;
+    let unsupported: Vec<(&str, &str)> = s
+        .unsupported
+        .iter()
+        .map(|u| (u.kind.as_str(), u.name.as_str()))
+        .collect();
+    assert_eq!(
+        unsupported,
+        [
+            ("aggregate", "app.total(integer)"),
+            ("base type", "app.word"),
+            ("cast", "(app.pair AS integer)"),
+            ("collation", "app.c_copy"),
+            ("event trigger", "app_ddl"),
+            ("foreign data wrapper", "app_fdw"),
+            ("foreign server", "app_server"),
+            ("foreign table", "app.remote"),
+            ("language", "app_lang"),
+            ("operator", "app.===(integer, integer)"),
+            ("operator class", "app.int4_hash"),
+            ("operator family", "app.fam"),
+            ("pseudo type", "app.shell"),
+            ("publication", "app_pub"),
+            ("range type", "app.float_range"),
+            ("rule", "base_no_delete ON app.base"),
+            ("statistics", "app.base_stats"),
+            ("text search configuration", "app.cfg"),
+            ("text search dictionary", "app.dict"),
+            ("typed table", "app.pairs"),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn introspect_restores_the_session_search_path() {
     let db = TestDb::new("engintro_path").await;
     let mut conn = db.conn().await;
