@@ -17,6 +17,7 @@ mod constraints;
 mod depends;
 mod functions;
 mod indexes;
+mod present;
 mod relations;
 mod sequences;
 mod types;
@@ -117,6 +118,7 @@ async fn introspect_qualified(
     let version = server_version(conn).await?;
     let mut b = Builder {
         scope: scope.cloned(),
+        present: present::load_present(conn).await?,
         ..Builder::default()
     };
     types::load_schemas(conn, &mut b).await?;
@@ -168,6 +170,9 @@ struct Builder {
     /// The tables and views whose details are read (`None`: all of them). The oid maps
     /// above always cover every relation, so references resolve.
     scope: Option<BTreeSet<i64>>,
+    /// The kinds of objects the database may hold: the query of a kind that is absent is
+    /// not run.
+    present: present::Present,
 }
 
 impl Builder {

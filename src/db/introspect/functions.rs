@@ -9,6 +9,9 @@ use crate::core::schema::{
 };
 
 pub(super) async fn load_functions(conn: &mut PgConnection, b: &mut Builder) -> anyhow::Result<()> {
+    if !b.present.functions {
+        return Ok(());
+    }
     let sql = format!(
         "-- functions: plain, window functions and procedures in user schemas (not aggregates)
         SELECT p.oid::int8 AS oid, n.nspname::text AS schema, p.proname::text AS name,
@@ -57,6 +60,9 @@ fn function(row: &PgRow) -> anyhow::Result<Function> {
 }
 
 pub(super) async fn load_triggers(conn: &mut PgConnection, b: &mut Builder) -> anyhow::Result<()> {
+    if !b.present.triggers {
+        return Ok(());
+    }
     let sql = format!(
         "-- triggers: user triggers on user tables and views (not internal, not partition clones)
         SELECT t.tgrelid::int8 AS relid, t.tgname::text AS name,
@@ -103,6 +109,9 @@ pub(super) async fn load_triggers(conn: &mut PgConnection, b: &mut Builder) -> a
 }
 
 pub(super) async fn load_policies(conn: &mut PgConnection, b: &mut Builder) -> anyhow::Result<()> {
+    if !b.present.policies {
+        return Ok(());
+    }
     let sql = format!(
         "-- policies: row-level security policies on user tables, roles by name
         SELECT p.polrelid::int8 AS relid, p.polname::text AS name,

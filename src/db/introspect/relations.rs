@@ -94,6 +94,9 @@ async fn load_inheritance(
     b: &mut Builder,
     bounds: &BTreeMap<i64, String>,
 ) -> anyhow::Result<()> {
+    if !b.present.inheritance {
+        return Ok(());
+    }
     let sql = "-- inheritance: the parent of every partition and inheritance child table
         SELECT i.inhrelid::int8 AS child, i.inhparent::int8 AS parent
         FROM pg_inherits i

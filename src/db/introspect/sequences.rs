@@ -8,6 +8,9 @@ use super::{Builder, USER_NAMESPACE, fetch, get, get_name, not_extension_member}
 use crate::core::schema::{Identity, IdentityGeneration, QualifiedName, Sequence, SequenceOptions};
 
 pub(super) async fn load_sequences(conn: &mut PgConnection, b: &mut Builder) -> anyhow::Result<()> {
+    if !b.present.sequences {
+        return Ok(());
+    }
     let sql = format!(
         "-- sequences: parameters, owning column (serial: deptype a, identity: deptype i)
         SELECT c.oid::int8 AS oid, n.nspname::text AS schema, c.relname::text AS name,

@@ -58,6 +58,9 @@ pub(super) async fn load_extensions(
 
 /// Enums (labels in sort order), domains and composite types; domain checks follow.
 pub(super) async fn load_types(conn: &mut PgConnection, b: &mut Builder) -> anyhow::Result<()> {
+    if !b.present.types {
+        return Ok(());
+    }
     let sql = format!(
         "-- types: enums, domains and composite types (not table row types) in user schemas
         SELECT t.oid::int8 AS oid, n.nspname::text AS schema, t.typname::text AS name,
