@@ -17,7 +17,7 @@ mod constraints;
 mod depends;
 mod functions;
 mod indexes;
-mod present;
+pub(crate) mod present;
 mod relations;
 mod sequences;
 mod types;
@@ -66,7 +66,7 @@ fn not_extension_or_internal(catalog: &str, oid: &str) -> String {
 /// the server renders in types, defaults and definitions is schema-qualified and the text
 /// means the same in any session.
 pub async fn introspect(conn: &mut PgConnection) -> anyhow::Result<Schema> {
-    introspect_scope(conn, None).await
+    introspect_scope(conn, None, None).await
 }
 
 /// Reads the objects of every kind but tables and views in full, and only the tables and
@@ -78,12 +78,15 @@ pub async fn introspect_relations(
     conn: &mut PgConnection,
     relations: &BTreeSet<i64>,
 ) -> anyhow::Result<Schema> {
-    introspect_scope(conn, Some(relations)).await
+    introspect_scope(conn, Some(relations), None).await
 }
 
-async fn introspect_scope(
+/// `introspect` (`scope` `None`) or `introspect_relations`, with the kinds present already
+/// read (`present::load_present`) by a caller that needed them first.
+pub(crate) async fn introspect_scope(
     conn: &mut PgConnection,
     scope: Option<&BTreeSet<i64>>,
+    present: Option<present::Present>,
 ) -> anyhow::Result<Schema> {
     // Generic plans: a scoped query is planned once per connection, not once per scope
     // (catalog queries gain nothing from planning for the actual oids).
@@ -99,7 +102,7 @@ async fn introspect_scope(
     .execute(&mut *conn)
     .await
     .context("clearing search_path for introspection")?;
-    let result = introspect_qualified(conn, scope).await;
+    let result = introspect_qualified(conn, scope, present).await;
     sqlx::query(
         "SELECT set_config('search_path', $1, false), set_config('plan_cache_mode', $2, false)",
     )
@@ -114,11 +117,16 @@ async fn introspect_scope(
 async fn introspect_qualified(
     conn: &mut PgConnection,
     scope: Option<&BTreeSet<i64>>,
+    present: Option<present::Present>,
 ) -> anyhow::Result<Schema> {
     let version = server_version(conn).await?;
+    let present = match present {
+        Some(present) => present,
+        None => present::load_present(conn).await?,
+    };
     let mut b = Builder {
         scope: scope.cloned(),
-        present: present::load_present(conn).await?,
+        present,
         ..Builder::default()
     };
     types::load_schemas(conn, &mut b).await?;
