@@ -18,7 +18,7 @@
 //!   pass-rate floor measured for it.
 //! - `CONFORMANCE=full cargo test --release --test conformance -- --nocapture` runs every
 //!   case (1,280 listed, 1,221 that apply; 15 minutes with 4 cases at a time on 2 busy
-//!   cores). Measured 2026-11-21: 1192 passed, 29 failed (97.6%). Failing categories:
+//!   cores). Measured 2026-11-22: 1192 passed, 29 failed (97.6%). Failing categories:
 //!   partition index/constraint attachment and naming (pg-schema-diff `partitioned_index`,
 //!   `partitioned_table`, `local_partition_index`: 18), partition-key changes (reported as
 //!   unsupported, the table must be recreated: 9), a collation object (unsupported kind:
