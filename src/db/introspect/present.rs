@@ -38,7 +38,7 @@ pub(crate) struct Present {
     pub(crate) rewrites: bool,
     /// Comments on user objects.
     pub(crate) comments: bool,
-    /// Per branch of the unsupported kinds' query (`unsupported::GATES`).
+    /// Per branch of the unsupported kinds' query (`unsupported::BRANCHES`).
     pub(crate) unsupported: Vec<bool>,
 }
 
@@ -54,7 +54,7 @@ impl Default for Present {
             partitioned: true,
             rewrites: true,
             comments: true,
-            unsupported: vec![true; unsupported::GATES.len()],
+            unsupported: vec![true; unsupported::BRANCHES.len()],
         }
     }
 }
@@ -85,7 +85,11 @@ pub(crate) async fn load_present(conn: &mut PgConnection) -> anyhow::Result<Pres
                          AND NOT (d.classoid = 'pg_class'::regclass
                                   AND d.objoid IN (SELECT c.oid FROM {tool_tables}))) AS comments,
                ARRAY[{}] AS unsupported",
-        unsupported::GATES.join(",\n                     "),
+        unsupported::BRANCHES
+            .iter()
+            .map(|(gate, _)| *gate)
+            .collect::<Vec<_>>()
+            .join(",\n                     "),
         tool_tables = tool_tables(),
         tool_owned = tool_owned,
     );
