@@ -6,8 +6,6 @@ use sqlx::PgConnection;
 use super::{Builder, USER_NAMESPACE, fetch, get, not_extension_member, not_extension_or_internal};
 use crate::core::schema::UnsupportedObject;
 
-/// Per branch of `load_unsupported`, in order: whether an object it reports may exist (a
-/// superset of the branch's own condition, see `present`).
 /// One branch per kind of the unsupported objects' query: a cheap test whether the database
 /// may hold an object the branch reports (a superset of the branch's own condition, see
 /// `present`), and the branch, whose `{name}` placeholders `load_unsupported` fills in.
