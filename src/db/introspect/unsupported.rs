@@ -188,12 +188,7 @@ pub(super) async fn load_unsupported(
         .iter()
         .zip(&b.present.unsupported)
         .filter(|(_, present)| **present)
-        .map(|((_, branch), _)| {
-            fill.iter()
-                .fold((*branch).to_owned(), |sql, (name, value)| {
-                    sql.replace(name, value)
-                })
-        })
+        .map(|((_, branch), _)| fill_in(branch, &fill))
         .collect();
     if !selected.is_empty() {
         let sql = format!(
@@ -249,6 +244,13 @@ fn fill(icu_locale: &str) -> [(&'static str, String); 17] {
     ]
 }
 
+/// `branch` with its placeholders replaced by their values (`fill`).
+fn fill_in(branch: &str, values: &[(&str, String)]) -> String {
+    values.iter().fold(branch.to_owned(), |sql, (name, value)| {
+        sql.replace(name, value)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,11 +258,7 @@ mod tests {
     #[test]
     fn every_placeholder_of_every_branch_is_filled() {
         for (gate, branch) in BRANCHES {
-            let filled = fill("co.colliculocale")
-                .iter()
-                .fold(branch.to_owned(), |sql, (name, value)| {
-                    sql.replace(name, value)
-                });
+            let filled = fill_in(branch, &fill("co.colliculocale"));
             assert!(!filled.contains('{'), "{gate}: {filled}");
             assert!(!gate.contains('{'), "{gate}");
         }
