@@ -5,6 +5,8 @@ mod common;
 mod diff_support;
 mod engine_common;
 
+use std::fmt::Write as _;
+
 use common::TestDb;
 use engine_common::{assert_same_schema, introspect_db};
 use migrated::core::schema::{
@@ -17,6 +19,14 @@ const UNSUPPORTED: &str = include_str!("fixtures/engine/unsupported.sql");
 
 fn app(name: &str) -> QualifiedName {
     QualifiedName::new("app", name)
+}
+
+/// The objects introspection reports as unsupported, by kind and name.
+fn unsupported_kinds_and_names(s: &Schema) -> Vec<(&str, &str)> {
+    s.unsupported
+        .iter()
+        .map(|u| (u.kind.as_str(), u.name.as_str()))
+        .collect()
 }
 
 async fn rich_schema() -> (TestDb, Schema) {
@@ -335,11 +345,7 @@ async fn introspect_rich_schema_reads_views_functions_triggers_policies() {
 #[tokio::test]
 async fn introspect_lists_unsupported_objects_and_skips_tool_tables() {
     let (_db, s) = rich_schema().await;
-    let unsupported: Vec<(&str, &str)> = s
-        .unsupported
-        .iter()
-        .map(|u| (u.kind.as_str(), u.name.as_str()))
-        .collect();
+    let unsupported = unsupported_kinds_and_names(&s);
     assert_eq!(
         unsupported,
         [
@@ -374,11 +380,7 @@ async fn introspect_reports_every_unsupported_kind_and_none_without_them() {
     db.exec(include_str!("fixtures/engine/unsupported_all.sql"))
         .await;
     let s = introspect_db(&db).await;
-    let unsupported: Vec<(&str, &str)> = s
-        .unsupported
-        .iter()
-        .map(|u| (u.kind.as_str(), u.name.as_str()))
-        .collect();
+    let unsupported = unsupported_kinds_and_names(&s);
     assert_eq!(
         unsupported,
         [
@@ -519,6 +521,37 @@ async fn incremental_read_within_the_writing_transaction_reads_everything() {
         after.schema.tables[&app("users")].comment.as_deref(),
         Some("people")
     );
+}
+
+/// When most tables and views changed, the incremental read reads everything, and gives what
+/// a full read gives.
+#[tokio::test]
+async fn incremental_read_of_mostly_changed_tables_reads_everything() {
+    let db = TestDb::new("engintro_most").await;
+    let statements = |count: usize, each: &str| -> String {
+        let mut sql = String::new();
+        for i in 0..count {
+            let _ = writeln!(sql, "{};", each.replace("{i}", &i.to_string()));
+        }
+        sql
+    };
+    db.exec(&statements(20, "CREATE TABLE t{i} (id bigint PRIMARY KEY)"))
+        .await;
+    let mut conn = db.conn().await;
+    let base = migrated::db::snapshot::take(&mut conn).await.unwrap();
+    db.exec(&statements(15, "ALTER TABLE t{i} ADD COLUMN note text"))
+        .await;
+    let (now, read) = migrated::db::snapshot::since(&mut conn, &base)
+        .await
+        .unwrap();
+    assert_eq!(read, migrated::db::snapshot::Read::Full);
+    assert_same_schema(&now.schema, &introspect_db(&db).await, "mostly changed");
+    // The names and digests it kept are this state's: nothing changed since.
+    let (again, read) = migrated::db::snapshot::since(&mut conn, &now)
+        .await
+        .unwrap();
+    assert_eq!(read, migrated::db::snapshot::Read::Relations(0));
+    assert_eq!(again, now);
 }
 
 /// An enum value renamed writes no row of the tables and views that use it, yet changes how

@@ -101,7 +101,15 @@ pub async fn since(conn: &mut PgConnection, base: &Snapshot) -> anyhow::Result<(
         "relation digests read"
     );
     if changed.len() * 2 > relations.len().max(16) {
-        return Ok((take(conn).await?, Read::Full));
+        // Most of it changed: read everything, with the names and digests just read.
+        let schema = introspect_scope(conn, None, Some(present)).await?;
+        let snapshot = Snapshot {
+            schema,
+            relations,
+            names,
+            writer,
+        };
+        return Ok((snapshot, Read::Full));
     }
     let partial = introspect_scope(conn, Some(&changed), Some(present)).await?;
     // Relations to take from the partial read rather than from `base`: the changed ones
